@@ -1,0 +1,37 @@
+"""README.md and nbs/index.ipynb must tell a newcomer the same things."""
+import json, re, shlex
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def _index_markdown() -> str:
+    nb = json.loads((ROOT/"nbs"/"index.ipynb").read_text(encoding="utf-8"))
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+def _lessons(text: str) -> list[str]:
+    block = text.split("<!-- lessons:start -->")[1].split("<!-- lessons:end -->")[0]
+    return [l.strip() for l in block.strip().splitlines() if l.strip()]
+
+def _sh_blocks(text: str) -> list[str]:
+    return [b.strip() for b in re.findall(r"```sh\n(.*?)```", text, flags=re.S)]
+
+def test_lesson_lists_agree():
+    readme, index = (ROOT/"README.md").read_text(encoding="utf-8"), _index_markdown()
+    assert _lessons(readme) == _lessons(index)
+    assert len(_lessons(readme)) >= 6
+
+def test_commands_agree():
+    readme, index = (ROOT/"README.md").read_text(encoding="utf-8"), _index_markdown()
+    assert _sh_blocks(readme) == _sh_blocks(index)
+
+def test_lessons_link_to_existing_notebooks():
+    names = {re.sub(r"^\d+_", "", p.stem) for p in (ROOT/"nbs").glob("*.ipynb")}
+    for line in _lessons((ROOT/"README.md").read_text(encoding="utf-8")):
+        page = re.search(r"\]\(([^)]+)\.html\)", line).group(1)
+        assert page in names, f"README links {page}.html but no notebook nbs/*{page}.ipynb exists"
+
+def test_ci_runs_readme_commands():
+    readme = (ROOT/"README.md").read_text(encoding="utf-8")
+    ci = (ROOT/".ci"/"run").read_text(encoding="utf-8")
+    install, test = _sh_blocks(readme)[0], _sh_blocks(readme)[-1]
+    assert install in ci and test in ci
