@@ -12,6 +12,7 @@ d = { 'settings': { 'branch': 'main',
                                        'distill_edu.resources.gpt2_tokenizer_dir': ( 'resources.html#gpt2_tokenizer_dir',
                                                                                      'distill_edu/resources.py'),
                                        'distill_edu.resources.imdb_path': ('resources.html#imdb_path', 'distill_edu/resources.py'),
+                                       'distill_edu.resources.in_test': ('resources.html#in_test', 'distill_edu/resources.py'),
                                        'distill_edu.resources.package_dir': ('resources.html#package_dir', 'distill_edu/resources.py'),
                                        'distill_edu.resources.smollm2_gguf_path': ( 'resources.html#smollm2_gguf_path',
                                                                                     'distill_edu/resources.py')}}}
