@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The real-browser test: JupyterLab driven by Debian's Chromium through Playwright
-# (tests/browser/test_jupyterlab.py). Installs Chromium with apt-get when it is missing; if it
+# The real-browser tests, in Debian's Chromium driven by Playwright: JupyterLab running the
+# temperature lesson (tests/browser/test_jupyterlab.py) and the live-sliders page's OJS blocks
+# (tests/browser/test_live_sliders.py). Installs Chromium with apt-get when it is missing; if it
 # cannot be installed, prints why and exits 0 (skip). Run from anywhere:  bash tests/browser/run.sh
-# The screenshot goes to .ci-html/jupyterlab_temperature.png (BROWSER_ARTIFACTS to change it).
+# Screenshots go to .ci-html/jupyterlab_temperature.png and .ci-html/live_sliders.png
+# (BROWSER_ARTIFACTS to change the folder).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -30,6 +32,22 @@ echo "chromium: $CHROMIUM ($("$CHROMIUM" --version 2>/dev/null | head -n1))"
 # Playwright drives the system chromium (its own browser download is not needed)
 python -c "import playwright" 2>/dev/null || python -m pip install -q playwright
 
+# The Observable libraries for the live-sliders check (test_live_sliders.py), installed with npm
+# outside the repository and bundled offline with esbuild; without npm that check skips.
+OJS_DIR=${DISTILL_EDU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/distill_edu}/ojs-harness
+if command -v npm >/dev/null 2>&1; then
+  mkdir -p "$OJS_DIR"
+  cp tests/browser/ojs/package.json tests/browser/ojs/entry.js "$OJS_DIR/"
+  if (cd "$OJS_DIR" && npm install --no-audit --no-fund --loglevel=error >/dev/null &&
+      ./node_modules/.bin/esbuild entry.js --bundle --format=iife --outfile=ojs-bundle.js --log-level=warning); then
+    export OJS_BUNDLE="$OJS_DIR/ojs-bundle.js"
+  else
+    echo "could not install or bundle the Observable libraries with npm: the live-sliders check will skip"
+  fi
+else
+  echo "npm not found: the live-sliders check will skip"
+fi
+
 start=$(date +%s)
-DISTILL_EDU_BROWSER=1 CHROMIUM="$CHROMIUM" python -m pytest tests/browser/test_jupyterlab.py -m browser -q -s -rs
+DISTILL_EDU_BROWSER=1 CHROMIUM="$CHROMIUM" python -m pytest tests/browser -m browser -q -s -rs
 echo "real-browser test finished in $(( $(date +%s) - start ))s"

@@ -16,19 +16,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = Path(os.environ.get("BROWSER_NOTEBOOK", ROOT/"nbs"/"02_temperature.ipynb"))
-ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", ROOT/".ci-html"))
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-RUN_TIMEOUT = float(os.environ.get("BROWSER_RUN_TIMEOUT", 300))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+from browser_common import ARTIFACTS, BROWSER_MARKS, ROOT, launch
 
-pytestmark = [
-    pytest.mark.browser, pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("DISTILL_EDU_BROWSER") != "1",
-                       reason="real-browser test: run it with  bash tests/browser/run.sh"),
-]
+NOTEBOOK = Path(os.environ.get("BROWSER_NOTEBOOK", ROOT/"nbs"/"02_temperature.ipynb"))
+RUN_TIMEOUT = float(os.environ.get("BROWSER_RUN_TIMEOUT", 300))
+pytestmark = BROWSER_MARKS
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -134,7 +126,7 @@ def test_temperature_lesson_in_jupyterlab(jupyterlab):
     shot = ARTIFACTS/"jupyterlab_temperature.png"
     t0 = time.monotonic()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             console_errors = []
