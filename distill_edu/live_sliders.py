@@ -5,20 +5,21 @@
 # %% auto #0
 __all__ = ['TEMPERATURES', 'ALPHAS', 'live_sliders_data', 'write_live_sliders_json']
 
-# %% ../nbs/06_live_sliders.ipynb #6cecae52
+# %% ../nbs/06_live_sliders.ipynb #6513c73a
 import json
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 from .core import softmax_t, entropy, check_temperature, EXAMPLE
 from .losses import kld_loss, mse_logit_loss, balanced_loss, check_alpha
+from .explore import mixed_target
 
-# %% ../nbs/06_live_sliders.ipynb #242ee338
+# %% ../nbs/06_live_sliders.ipynb #327d9cb5
 # The grid on which the JSON carries Python reference values (the T sliders span 0.1–20).
 TEMPERATURES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
-# %% ../nbs/06_live_sliders.ipynb #2dc0a37d
+# %% ../nbs/06_live_sliders.ipynb #558e6c14
 def _num(x, digits:int=12):
     "A float (or nested list of floats) rounded to `digits` significant digits, so the JSON is stable across machines."
     if isinstance(x, (list, tuple)): return [_num(v, digits) for v in x]
@@ -43,7 +44,6 @@ def live_sliders_data(tokens=EXAMPLE["tokens"], # the candidate next tokens (bar
     zs = torch.tensor(student_logits, dtype=torch.float64)[None]
     y = tokens.index(label)
     hard = F.cross_entropy(zs, torch.tensor([y]))
-    onehot = F.one_hot(torch.tensor(y), len(tokens)).double()
     ref = dict(temperatures=temperatures, alphas=alphas, hard=hard.item(), mse=mse_logit_loss(zs, zt).item(),
                teacher_probs=[], student_probs=[], teacher_entropy=[], student_entropy=[],
                teacher_max_prob=[], student_max_prob=[], kld=[], balanced_kld=[], balanced_mse=[], mixed_target=[])
@@ -56,14 +56,14 @@ def live_sliders_data(tokens=EXAMPLE["tokens"], # the candidate next tokens (bar
         for soft in ("kld", "mse"):
             ref[f"balanced_{soft}"].append([balanced_loss(hard, zt, zs, soft_loss=soft, alpha=a, temperature=T).item()
                                             for a in alphas])
-        ref["mixed_target"].append([(a * onehot + (1 - a) * p).tolist() for a in alphas])
+        ref["mixed_target"].append([mixed_target(zt[0], y, a, T).tolist() for a in alphas])
     return dict(about="Written by nbs/06_live_sliders.ipynb (distill_edu.live_sliders.write_live_sliders_json); "
                       "the default logits are distill_edu.core.EXAMPLE (illustrative, not a real model's output); "
                       "read by the {ojs} blocks of that page.",
                 context=context, tokens=tokens, label=y, teacher_logits=_num(list(teacher_logits)),
                 student_logits=_num(list(student_logits)), reference={k: _num(v) for k, v in ref.items()})
 
-# %% ../nbs/06_live_sliders.ipynb #3c2e87c8
+# %% ../nbs/06_live_sliders.ipynb #ca2b2318
 def write_live_sliders_json(path="live_sliders.json", # where to write (the page reads it from its own folder)
                             **kwargs)->Path:
     "Write `live_sliders_data(**kwargs)` as JSON to `path` (rewriting it only if the content changed)."

@@ -78,7 +78,7 @@ export function balancedLoss(hardLoss, teacherLogits, studentLogits, soft = "kld
   return alpha === 0 ? s : alpha * hardLoss + (1 - alpha) * s;
 }
 
-/** The target the KL-balanced loss pulls the student towards: alpha * one-hot(label) + (1 - alpha) * softmax(teacher / T). */
+/** alpha * one-hot(label) + (1 - alpha) * softmax(teacher / T), the target the loss pulls towards (mirrors distill_edu.explore.mixed_target). */
 export function mixedTarget(vocabSize, label, teacherLogits, alpha = 0.5, T = 2) {
   checkAlpha(alpha);
   if (teacherLogits.length !== vocabSize) throw new RangeError(`teacher logits have ${teacherLogits.length} entries, expected ${vocabSize}`);

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from distill_edu.core import softmax_t, entropy
 from distill_edu.losses import kld_loss, mse_logit_loss, balanced_loss
+from distill_edu.explore import mixed_target
 from distill_edu.live_sliders import live_sliders_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def python_and_js_calls(pairs):
                                          alpha=a, temperature=T).item()
                     yield (f"{name} balancedLoss {soft} a={a} T={T}", want,
                            dict(fn="balancedLoss", args=[hard, t, s, soft, a, T]))
-                target = a * F.one_hot(torch.tensor(y), len(t)).double() + (1 - a) * p
+                target = mixed_target(_row(t)[0], y, a, T)
                 yield f"{name} mixedTarget a={a} T={T}", target.tolist(), dict(fn="mixedTarget", args=[len(t), y, t, a, T])
 
 @needs_node
@@ -130,7 +131,7 @@ def test_json_reference_agrees_with_the_library():
             for soft in ("kld", "mse"):
                 want = balanced_loss(hard, zt, zs, soft_loss=soft, alpha=a, temperature=T).item()
                 assert close(r[f"balanced_{soft}"][i][j], want), (soft, T, a)
-            assert close(r["mixed_target"][i][j], (a * F.one_hot(torch.tensor(y), zt.shape[-1]) + (1 - a) * p).tolist())
+            assert close(r["mixed_target"][i][j], mixed_target(zt[0], y, a, T).tolist())
 
 def _ojs_blocks() -> list[str]:
     nb = json.loads(PAGE.read_text(encoding="utf-8"))
