@@ -6,11 +6,11 @@
 __all__ = ['EXAMPLE', 'check_temperature', 'as_fp32', 'softmax_t', 'log_softmax_t', 'entropy', 'Explorer', 'prob_bars',
            'temperature_explorer']
 
-# %% ../nbs/02_temperature.ipynb #50b93508
+# %% ../nbs/02_temperature.ipynb #fe974f25
 import io, math
 import torch
 
-# %% ../nbs/02_temperature.ipynb #5e444dfd
+# %% ../nbs/02_temperature.ipynb #cc7445fb
 def check_temperature(temperature # the softmax temperature T to validate
                      )->float:
     "`temperature` as a float, or a `ValueError` naming it unless it is a finite number > 0."
@@ -20,14 +20,14 @@ def check_temperature(temperature # the softmax temperature T to validate
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}; use e.g. temperature=2.0")
     return t
 
-# %% ../nbs/02_temperature.ipynb #b4e57e3b
+# %% ../nbs/02_temperature.ipynb #8a208423
 def as_fp32(x # logits as a tensor (any dtype) or anything `torch.as_tensor` accepts
            )->torch.Tensor:
     "`x` as a floating tensor of at least fp32 precision (bf16/fp16/ints are upcast, fp64 is kept)."
     x = torch.as_tensor(x)
     return x if x.dtype == torch.float64 else x.float()
 
-# %% ../nbs/02_temperature.ipynb #e5c59c14
+# %% ../nbs/02_temperature.ipynb #ca865d21
 def softmax_t(logits, # (..., vocab) logits
               temperature:float=1.0, # the temperature T > 0
               dim:int=-1 # the vocabulary dimension
@@ -35,7 +35,7 @@ def softmax_t(logits, # (..., vocab) logits
     "The tempered softmax $\\operatorname{softmax}(z/T)$, computed in (at least) fp32."
     return torch.softmax(as_fp32(logits) / check_temperature(temperature), dim=dim)
 
-# %% ../nbs/02_temperature.ipynb #7875ccff
+# %% ../nbs/02_temperature.ipynb #401fafe8
 def log_softmax_t(logits, # (..., vocab) logits
                   temperature:float=1.0, # the temperature T > 0
                   dim:int=-1 # the vocabulary dimension
@@ -43,7 +43,7 @@ def log_softmax_t(logits, # (..., vocab) logits
     "The log of the tempered softmax, $\\log\\operatorname{softmax}(z/T)$, computed stably in (at least) fp32."
     return torch.log_softmax(as_fp32(logits) / check_temperature(temperature), dim=dim)
 
-# %% ../nbs/02_temperature.ipynb #38497b73
+# %% ../nbs/02_temperature.ipynb #05b4d50e
 EXAMPLE = dict(
     context="Last night, I watched a great",
     tokens=["movie", "film", "show", "documentary", "game", "play", "book", "time", "deal", "one"],
@@ -53,7 +53,7 @@ EXAMPLE = dict(
 )
 "Illustrative teacher and student logits over ten next-token candidates, with the hard label (not a model's output)."
 
-# %% ../nbs/02_temperature.ipynb #1f9884bb
+# %% ../nbs/02_temperature.ipynb #6e93e1ac
 def entropy(probs, # (..., vocab) probabilities
             dim:int=-1 # the vocabulary dimension
            )->torch.Tensor:
@@ -61,7 +61,7 @@ def entropy(probs, # (..., vocab) probabilities
     p = as_fp32(probs)
     return -torch.special.xlogy(p, p).sum(dim)
 
-# %% ../nbs/02_temperature.ipynb #6e2fcedc
+# %% ../nbs/02_temperature.ipynb #c3dfdc89
 class Explorer:
     "Sliders plus a figure that `draw(**slider_values)` redraws on every move; `values` holds the plotted numbers."
     def __init__(self,
@@ -116,7 +116,7 @@ class Explorer:
         from IPython.display import display
         display(self.widget)
 
-# %% ../nbs/02_temperature.ipynb #6765732a
+# %% ../nbs/02_temperature.ipynb #042b8ee6
 def prob_bars(ax, # a matplotlib axes to draw on
               labels, # one label per bar
               probs, # one probability per bar
@@ -128,7 +128,7 @@ def prob_bars(ax, # a matplotlib axes to draw on
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_ylim(0, 1); ax.set_title(title, fontsize=9)
 
-# %% ../nbs/02_temperature.ipynb #8211c249
+# %% ../nbs/02_temperature.ipynb #a89ab485
 def temperature_explorer(teacher_logits, # (vocab,) teacher logits for one position
                          student_logits=None, # optional (vocab,) student logits for the same position
                          tokens=None, # one label per vocabulary entry; "#id" when None

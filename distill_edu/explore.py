@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['mixed_target', 'alpha_explorer']
 
-# %% ../nbs/05_alpha.ipynb #474a04d1
+# %% ../nbs/05_alpha.ipynb #5ba4dd07
 import math
 import torch
 import torch.nn.functional as F
 from .core import Explorer, temperature_explorer, EXAMPLE, as_fp32, check_temperature, softmax_t, prob_bars
 from .losses import balanced_loss, soft_loss as soft_loss_fn, check_alpha, check_soft_loss, SOFT_LOSSES
 
-# %% ../nbs/05_alpha.ipynb #6d4132eb
+# %% ../nbs/05_alpha.ipynb #a8b554f3
 def mixed_target(teacher_logits, # (..., vocab) teacher logits
                  label, # the hard label's index (int or (...) LongTensor)
                  alpha:float=0.5, # weight of the one-hot label
@@ -23,7 +23,7 @@ def mixed_target(teacher_logits, # (..., vocab) teacher logits
     onehot = F.one_hot(torch.as_tensor(label, device=p.device), p.shape[-1]).to(p.dtype)
     return a * onehot + (1 - a) * p
 
-# %% ../nbs/05_alpha.ipynb #b0d73a44
+# %% ../nbs/05_alpha.ipynb #2238c6a4
 def alpha_explorer(teacher_logits, # (vocab,) teacher logits for one position
                    student_logits, # (vocab,) student logits for the same position
                    label:int, # index of the hard label (the token that really followed)
