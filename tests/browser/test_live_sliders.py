@@ -76,7 +76,7 @@ def test_live_sliders_page_runs_in_chromium(site):
 
             # the self-check cell: the browser reproduces the JSON's Python reference values
             check = next(c for c in captions(page) if c.startswith("Largest difference"))
-            assert numbers(check)[0] < 1e-9, check
+            assert numbers(check)[0] < 1e-8, check  # the JSON keeps 10 significant digits
 
             ranges = page.locator("input[type=range]")
             assert ranges.count() == 3, "expected the T slider, then the α and T sliders of the α explorer"
