@@ -6,11 +6,11 @@
 __all__ = ['EXAMPLE', 'check_temperature', 'as_fp32', 'softmax_t', 'log_softmax_t', 'entropy', 'Explorer', 'prob_bars',
            'temperature_explorer']
 
-# %% ../nbs/02_temperature.ipynb #fe974f25
+# %% ../nbs/02_temperature.ipynb #e76a2371
 import io, math
 import torch
 
-# %% ../nbs/02_temperature.ipynb #cc7445fb
+# %% ../nbs/02_temperature.ipynb #1b8ef637
 def check_temperature(temperature # the softmax temperature T to validate
                      )->float:
     "`temperature` as a float, or a `ValueError` naming it unless it is a finite number > 0."
@@ -20,14 +20,14 @@ def check_temperature(temperature # the softmax temperature T to validate
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}; use e.g. temperature=2.0")
     return t
 
-# %% ../nbs/02_temperature.ipynb #8a208423
+# %% ../nbs/02_temperature.ipynb #b237069d
 def as_fp32(x # logits as a tensor (any dtype) or anything `torch.as_tensor` accepts
            )->torch.Tensor:
     "`x` as a floating tensor of at least fp32 precision (bf16/fp16/ints are upcast, fp64 is kept)."
     x = torch.as_tensor(x)
     return x if x.dtype == torch.float64 else x.float()
 
-# %% ../nbs/02_temperature.ipynb #ca865d21
+# %% ../nbs/02_temperature.ipynb #84074707
 def softmax_t(logits, # (..., vocab) logits
               temperature:float=1.0, # the temperature T > 0
               dim:int=-1 # the vocabulary dimension
@@ -35,7 +35,7 @@ def softmax_t(logits, # (..., vocab) logits
     "The tempered softmax $\\operatorname{softmax}(z/T)$, computed in (at least) fp32."
     return torch.softmax(as_fp32(logits) / check_temperature(temperature), dim=dim)
 
-# %% ../nbs/02_temperature.ipynb #401fafe8
+# %% ../nbs/02_temperature.ipynb #575eeeeb
 def log_softmax_t(logits, # (..., vocab) logits
                   temperature:float=1.0, # the temperature T > 0
                   dim:int=-1 # the vocabulary dimension
@@ -43,7 +43,7 @@ def log_softmax_t(logits, # (..., vocab) logits
     "The log of the tempered softmax, $\\log\\operatorname{softmax}(z/T)$, computed stably in (at least) fp32."
     return torch.log_softmax(as_fp32(logits) / check_temperature(temperature), dim=dim)
 
-# %% ../nbs/02_temperature.ipynb #05b4d50e
+# %% ../nbs/02_temperature.ipynb #75c08a8b
 EXAMPLE = dict(
     context="Last night, I watched a great",
     tokens=["movie", "film", "show", "documentary", "game", "play", "book", "time", "deal", "one"],
@@ -53,7 +53,7 @@ EXAMPLE = dict(
 )
 "Illustrative teacher and student logits over ten next-token candidates, with the hard label (not a model's output)."
 
-# %% ../nbs/02_temperature.ipynb #6e93e1ac
+# %% ../nbs/02_temperature.ipynb #af7915a8
 def entropy(probs, # (..., vocab) probabilities
             dim:int=-1 # the vocabulary dimension
            )->torch.Tensor:
@@ -61,7 +61,7 @@ def entropy(probs, # (..., vocab) probabilities
     p = as_fp32(probs)
     return -torch.special.xlogy(p, p).sum(dim)
 
-# %% ../nbs/02_temperature.ipynb #c3dfdc89
+# %% ../nbs/02_temperature.ipynb #3347c865
 class Explorer:
     "Sliders plus a figure that `draw(**slider_values)` redraws on every move; `values` holds the plotted numbers."
     def __init__(self,
@@ -72,7 +72,8 @@ class Explorer:
         self.sliders, self._draw = sliders, draw
         self.image = W.Image(format="png")
         self.widget = W.VBox([W.HBox(list(sliders.values())), self.image])
-        for s in sliders.values(): s.observe(lambda change: self.redraw(), names="value")
+        self._holding = False
+        for s in sliders.values(): s.observe(lambda change: None if self._holding else self.redraw(), names="value")
         self.redraw()
 
     @property
@@ -91,11 +92,15 @@ class Explorer:
         if not lo - 1e-9 <= v <= hi + 1e-9: raise ValueError(f"{k}={v!r} is outside the slider's range [{lo:g}, {hi:g}]")
 
     def set(self, **values):
-        "Move sliders by name (each move redraws); a `ValueError` for an unknown name or a value out of range."
+        "Move sliders by name, then redraw once; a `ValueError` for an unknown name or a value out of range."
         for k, v in values.items():
             if k not in self.sliders: raise ValueError(f"unknown slider {k!r}; this explorer has {list(self.sliders)}")
             self._check(k, v)
-        for k, v in values.items(): self.sliders[k].value = v
+        self._holding = True
+        try:
+            for k, v in values.items(): self.sliders[k].value = v
+        finally: self._holding = False
+        self.redraw()
         return self
 
     def redraw(self):
@@ -116,7 +121,7 @@ class Explorer:
         from IPython.display import display
         display(self.widget)
 
-# %% ../nbs/02_temperature.ipynb #042b8ee6
+# %% ../nbs/02_temperature.ipynb #f0b18f6d
 def prob_bars(ax, # a matplotlib axes to draw on
               labels, # one label per bar
               probs, # one probability per bar
@@ -128,7 +133,7 @@ def prob_bars(ax, # a matplotlib axes to draw on
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_ylim(0, 1); ax.set_title(title, fontsize=9)
 
-# %% ../nbs/02_temperature.ipynb #a89ab485
+# %% ../nbs/02_temperature.ipynb #6648376d
 def temperature_explorer(teacher_logits, # (vocab,) teacher logits for one position
                          student_logits=None, # optional (vocab,) student logits for the same position
                          tokens=None, # one label per vocabulary entry; "#id" when None

@@ -138,4 +138,6 @@ def test_explorer_generic():
     e = Explorer({"k": W.IntSlider(value=1, min=0, max=5)}, draw)
     e.set(k=3)
     assert e.values == dict(k=3, double=6) and calls == [1, 3] and e.params == dict(k=3)
+    e.sliders["k"].value = 4                      # a user's move redraws through the observer
+    assert calls == [1, 3, 4] and e.values["double"] == 8
     with pytest.raises(ValueError, match="outside"): e.set(k=9)
