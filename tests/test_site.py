@@ -22,7 +22,7 @@ COURSE = {
     "Data and models": ["09_resources.ipynb", "10_data.ipynb", "12_models.ipynb", "13_checkpoint.ipynb"],
     "Walkthrough": ["30_walkthrough.ipynb"],
     "Library reference": ["20_train.ipynb", "21_evaluate.ipynb", "22_teacher_cache.ipynb", "23_chunked_loss.ipynb",
-                          "40_cli.ipynb"],
+                          "24_performance.ipynb", "40_cli.ipynb"],
 }
 LESSONS = COURSE["Lessons"]
 
