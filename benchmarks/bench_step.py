@@ -1,0 +1,122 @@
+"""One training step of the student, seven ways: the reference notebook's step vs distill_edu's, with and
+without the teacher cache, vs training the student alone (cross entropy only).
+
+GPT-2-Small-shaped teacher with random weights (timing does not depend on the weights), the course's student
+(256/4/4, context 128), batch 16 x 128 on the CPU. The variants are interleaved (one step of each in turn) and
+each is timed `--repeat` times after `--warmup` steps; the table shows the median step time, tokens per second,
+the ratios to the reference and to the CE-only step, and the step's peak resident memory above the memory at its start.
+
+    python benchmarks/bench_step.py                  # batch 16 x 128, 5 timed steps per variant
+    python benchmarks/bench_step.py --batch 32
+"""
+import argparse, statistics, sys, tempfile, time
+from pathlib import Path
+import torch
+import torch.nn.functional as F
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from distill_edu.perf import PeakMemory, release_freed_memory, machine, save_results
+from distill_edu.models import make_student
+from distill_edu.train import LiveTeacher, DistillCriterion, make_optimizer
+from distill_edu.cache import teacher_cache, SparseKDCriterion
+from distill_edu.chunked import ChunkedKDCriterion
+
+def reference_step(teacher, student, opt, x, alpha, T):
+    "The reference notebook's train_epoch body: fp32 teacher every step, HF's hard loss, F.kl_div(batchmean) on full logits."
+    with torch.no_grad(): t = teacher(x).logits
+    out = student(x, labels=x)
+    s = out.logits
+    soft = F.kl_div(F.log_softmax(s / T, -1), F.softmax(t / T, -1), reduction="batchmean") * T * T
+    loss = alpha * out.loss + (1 - alpha) * soft
+    opt.zero_grad(); loss.backward(); opt.step()
+    return loss.item()
+
+def distill_step(source, student, crit, opt, x, widx, fused=False):
+    "distill_edu's train_epoch body (targets from a teacher source, criterion, clipping, AdamW)."
+    targets = source(x, widx) if crit.needs_teacher else None
+    if fused: loss, _ = crit.loss_from_model(student, x, targets, None)
+    else: loss, _ = crit(student(x).logits, x, targets, None)
+    opt.zero_grad(set_to_none=True); loss.backward()
+    torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0); opt.step()
+    return loss.item()
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=16); ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--alpha", type=float, default=0.5); ap.add_argument("--temperature", type=float, default=2.0)
+    ap.add_argument("--repeat", type=int, default=5); ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--batches", type=int, default=3, help="distinct batches cycled through (all cached up front)")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help="tiny models and vocabulary: checks the script runs (not a measurement)")
+    a = ap.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    release_freed_memory()
+    torch.manual_seed(0)
+    V, B, S, T, alpha = (1000 if a.smoke else 50257), a.batch, a.seq, a.temperature, a.alpha
+    small = dict(n_embd=64, n_layer=2, n_head=2) if a.smoke else {}
+    teacher = GPT2LMHeadModel(GPT2Config(vocab_size=V, **small)).eval()      # GPT-2 Small shape, random weights
+    for p in teacher.parameters(): p.requires_grad_(False)
+    windows = torch.randint(0, V, (a.batches * B, S))
+    batches = [(torch.arange(i * B, (i + 1) * B), windows[i * B:(i + 1) * B]) for i in range(a.batches)]
+    tmp = Path(tempfile.mkdtemp(prefix="bench_step_"))
+    t0 = time.perf_counter()
+    sparse = teacher_cache(teacher, windows, tmp/"sparse", k=16, samples=92, temperatures=(1.0, 2.0)).fill(windows, batch_size=B, progress=False)
+    t_sparse = (time.perf_counter() - t0) / a.batches
+    t0 = time.perf_counter()
+    exact = teacher_cache(teacher, windows, tmp/"exact", mode="exact").fill(windows, batch_size=B, progress=False)
+    t_exact = (time.perf_counter() - t0) / a.batches
+    live = LiveTeacher(teacher)
+
+    def student():
+        s = make_student(V, seed=0, n_positions=S, **(dict(n_embd=32, n_layer=1, n_head=2) if a.smoke else {}))
+        s.train(); return s, make_optimizer(s)
+    variants = {
+        "reference: live fp32 teacher + F.kl_div(batchmean)": ("ref", None, None, False),
+        "distill_edu: live teacher + DistillCriterion": ("d", live, DistillCriterion(alpha, "kld", T), False),
+        "distill_edu: exact cache (fp16) + DistillCriterion": ("d", exact, DistillCriterion(alpha, "kld", T), False),
+        "distill_edu: sparse cache + SparseKDCriterion": ("d", sparse, SparseKDCriterion(alpha, T), False),
+        "distill_edu: sparse cache + ChunkedKDCriterion": ("d", sparse, ChunkedKDCriterion(alpha, T), False),
+        "distill_edu: sparse cache + fused head": ("d", sparse, ChunkedKDCriterion(alpha, T), True),
+        "distill_edu: sparse cache + fused head, T=1": ("d", sparse, ChunkedKDCriterion(alpha, 1.0), True),
+        "CE only: student alone (hard_loss)": ("d", None, DistillCriterion(1.0), False),
+    }
+    state = {name: student() for name in variants}
+    times = {name: [] for name in variants}; peaks = {name: [] for name in variants}
+    for rep in range(a.warmup + a.repeat):
+        widx, x = batches[rep % a.batches]
+        for name, (kind, source, crit, fused) in variants.items():
+            stu, opt = state[name]
+            with PeakMemory() as pm:
+                t0 = time.perf_counter()
+                if kind == "ref": reference_step(teacher, stu, opt, x, alpha, T)
+                else: distill_step(source, stu, crit, opt, x, widx, fused)
+                dt = time.perf_counter() - t0
+            if rep >= a.warmup:
+                times[name].append(dt); peaks[name].append(pm.peak)
+        print(f"  round {rep + 1}/{a.warmup + a.repeat} done", file=sys.stderr)
+    import pandas as pd
+    rows = []
+    for name in variants:
+        med = statistics.median(times[name])
+        rows.append({"variant": name, "step_s": med, "tokens_per_s": B * S / med,
+                     "peak_step_MiB": None if peaks[name][0] is None else max(peaks[name]) / 2**20, "times": times[name]})
+    df = pd.DataFrame(rows).set_index("variant")
+    ref, ce = df.iloc[0], df.loc["CE only: student alone (hard_loss)"]
+    df["x reference"] = df["tokens_per_s"] / ref["tokens_per_s"]
+    df["x CE-only"] = df["tokens_per_s"] / ce["tokens_per_s"]
+    header = dict(machine=machine(), batch=f"{B} x {S}", alpha=alpha, temperature=T, repeat=a.repeat, warmup=a.warmup,
+                  teacher="GPT-2 Small shape (124M, random weights), fp32", student="GPT-2 256/4/4, vocab 50,257 (16.1M)",
+                  cache_build_s_per_batch={"sparse (k=16, samples=92, T=1,2)": t_sparse, "exact fp16": t_exact},
+                  note="median step time over `repeat` interleaved steps after `warmup`; the cache was filled before "
+                       "timing (its one-off cost per batch is in cache_build_s_per_batch); peak = the step's resident "
+                       "memory above its start")
+    print(f"# bench_step — batch {B} x {S}, alpha {alpha}, T {T}\n# {header['machine']}")
+    print(f"# teacher: {header['teacher']}; student: {header['student']}")
+    print(f"# one-off cache fill per batch: sparse {t_sparse:.2f} s, exact {t_exact:.2f} s")
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        print(df[["step_s", "tokens_per_s", "x reference", "x CE-only", "peak_step_MiB"]].to_string(float_format=lambda v: f"{v:.3g}"))
+    if not (a.no_save or a.smoke): print("saved", save_results("step", df.reset_index().to_dict("records"), **header))
+
+if __name__ == "__main__":
+    main()
