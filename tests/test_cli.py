@@ -1,0 +1,90 @@
+"The `distill-edu` command: bad options fail fast with a clear message; train/evaluate/generate/sweep run end to end on a tiny teacher."
+import json, os, subprocess, sys, pytest, torch
+from pathlib import Path
+from transformers import GPT2Config, GPT2LMHeadModel
+from distill_edu.cli import main
+from distill_edu.models import load_tokenizer
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--teacher", "no such teacher!"], "unknown teacher"),
+    (["train", "--data", "/nonexistent/reviews.jsonl"], "no such file"),
+    (["train", "--alpha", "1.5"], "alpha must be a number in [0, 1]"),
+    (["train", "--alpha", "-0.1"], "alpha"),
+    (["train", "--temperature", "0"], "temperature must be a finite number > 0"),
+    (["train", "--temperature", "-2"], "temperature"),
+    (["train", "--soft-loss", "kl"], "unknown soft loss 'kl'"),
+    (["sweep", "--soft-losses", "kld,mes"], "unknown soft loss 'mes'"),
+    (["sweep", "--alphas", "0,2"], "alpha"),
+    (["train", "--batch-size", "0"], "positive integer"),
+    (["train", "--resume", "/nonexistent/checkpoint.pt"], "no such file"),
+    (["evaluate", "/nonexistent/checkpoint.pt"], "no such file"),
+    (["train", "--mode", "huge"], "invalid choice"),
+    ([], "required"),
+])
+def test_bad_options(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+def test_console_script_exit_status():
+    p = subprocess.run([sys.executable, "-c", "import sys; from distill_edu.cli import main; sys.exit(main())", "train", "--alpha", "2"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "alpha" in p.stderr
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    "A tiny random teacher saved as a folder with the GPT-2 tokenizer, and a small JSON-lines corpus; caches in a temporary folder."
+    d = tmp_path_factory.mktemp("cli")
+    saved = os.environ.get("DISTILL_EDU_CACHE")
+    os.environ["DISTILL_EDU_CACHE"] = str(d/"cache")
+    tok = load_tokenizer("gpt2")
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=8, n_layer=1, n_head=2, n_positions=64)).save_pretrained(d/"teacher")
+    tok.save_pretrained(d/"teacher")
+    words = "the movie was great bad acting plot film story actor scene funny boring loved hated".split()
+    g = torch.Generator().manual_seed(0)
+    with open(d/"reviews.jsonl", "w") as f:
+        for i in range(60):
+            f.write(json.dumps({"text": " ".join(words[j] for j in torch.randint(0, len(words), (25,), generator=g))}) + "\n")
+    yield d
+    if saved is None: os.environ.pop("DISTILL_EDU_CACHE", None)
+    else: os.environ["DISTILL_EDU_CACHE"] = saved
+
+def args(d, *extra):
+    return ["--teacher", str(d/"teacher"), "--data", str(d/"reviews.jsonl"), "--mode", "demo", "--context-size", "16",
+            "--device", "cpu", "--no-progress", "--eval-windows", "4", "--n-embd", "16", "--n-layer", "1", "--n-head", "2", *extra]
+
+def test_train_evaluate_generate_resume(tiny, capsys):
+    out = tiny/"run"
+    assert main(["train", *args(tiny, "--batch-size", "2", "--max-steps", "3", "--stride", "8", "--out", str(out))]) == 0
+    text = capsys.readouterr().out
+    for f in ("checkpoint.pt", "history.csv", "evals.csv", "samples.csv", "curves.png"):
+        assert (out/f).exists() and str(out/f) in text, f
+    assert "Before training" in text and "loss: first" in text and "teacher cache:" in text   # demo mode: the sparse cache
+    # resume continues the same run
+    assert main(["train", *args(tiny, "--batch-size", "2", "--max-steps", "5", "--stride", "8", "--out", str(out),
+                                "--resume", str(out/"checkpoint.pt"))]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    import pandas as pd
+    assert pd.read_csv(out/"history.csv").step.tolist() == [1, 2, 3, 4, 5]
+    # a checkpoint from another model (other context size: other position embeddings) is refused
+    assert main(["train", *args(tiny, "--context-size", "32", "--resume", str(out/"checkpoint.pt"), "--out", str(tiny/"other"))]) == 2
+    assert "does not belong to this model" in capsys.readouterr().err
+    assert main(["evaluate", str(out/"checkpoint.pt"), *args(tiny, "--out", str(tiny/"ev"))]) == 0
+    m = json.loads((tiny/"ev"/"eval.json").read_text())
+    assert m["student_ppl"] > 1 and 0 <= m["top1"] <= 1 and m["kl"] >= 0
+    assert main(["generate", str(out/"checkpoint.pt"), *args(tiny, "--max-new-tokens", "4", "--prompt", "The movie", "--out", str(tiny/"gen"))]) == 0
+    text = capsys.readouterr().out
+    assert "teacher: 'The movie" in text and "student: 'The movie" in text
+
+def test_sweep(tiny, capsys):
+    out = tiny/"sweep"
+    assert main(["sweep", *args(tiny, "--batch-size", "4", "--max-steps", "2", "--alphas", "0.5,1", "--teacher-cache", "none",
+                                "--out", str(out))]) == 0
+    import pandas as pd
+    df = pd.read_csv(out/"sweep.csv")
+    assert sorted(df.run.unique()) == sorted(f"alpha={a} {s} T=2" for a in ("0.5", "1") for s in ("kld", "mse"))
+    assert (out/"sweep.png").exists() and str(out/"sweep.csv") in capsys.readouterr().out
+    # the sparse cache only knows the KL soft loss: asking it for mse is refused with a clear message
+    assert main(["sweep", *args(tiny, "--teacher-cache", "sparse", "--soft-losses", "kld,mse", "--out", str(tiny/"no"))]) == 2
+    assert not (tiny/"no").exists()   # refused before anything was created
+    assert "kld soft loss only" in capsys.readouterr().err
