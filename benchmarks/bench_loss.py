@@ -1,7 +1,7 @@
 """KD loss forward + backward at 32 x 128 x 50,257: naive vs chunked vs chunked with the LM head fused.
 
 Each variant runs in its own subprocess (so one variant's freed memory cannot hide another's peak), after a
-warm-up, `--repeat` times; the table shows the median time, the peak resident memory above the inputs, and the
+warm-up, `--repeat` times; the table shows the median time, the peak resident memory above the inputs (created before the measurement), and the
 largest differences from `kld_loss` in value and gradient.
 
     python benchmarks/bench_loss.py                 # the full size (needs ~6 GB of RAM)
@@ -13,7 +13,8 @@ import torch
 VARIANTS = {
     "reference F.kl_div(batchmean)": "the reference notebook's loss (divides by the batch size only; another scale)",
     "kld_loss (unchunked)": "distill_edu.losses.kld_loss: the naive per-token loss",
-    "chunked_kld_loss": "distill_edu.chunked.chunked_kld_loss (chunks of 64 positions)",
+    "chunked_kld_loss": "distill_edu.chunked.chunked_kld_loss (chunks of 64 positions, gradient from its formula)",
+    "chunked_kld_loss, autograd": "the same with closed_form=False: autograd through kld_loss on each chunk",
     "kld_loss + LM head": "logits = h @ W.T, then kld_loss; gradients for h and W",
     "fused head + chunked": "distill_edu.chunked.fused_kld_loss from h and W: logits exist one chunk at a time",
 }
@@ -27,7 +28,7 @@ def inputs(B, S, V, H, seed=0):
 
 def run_one(name, B, S, V, H, T, repeat):
     "Time and measure one variant; prints a JSON line."
-    from distill_edu.perf import PeakMemory, release_freed_memory, median_time
+    from distill_edu.perf import PeakMemory, release_freed_memory
     from distill_edu.losses import kld_loss
     from distill_edu.chunked import chunked_kld_loss, fused_kld_loss
     import torch.nn.functional as F
@@ -36,32 +37,38 @@ def run_one(name, B, S, V, H, T, repeat):
     t, h, W = inputs(B, S, V, H)
     with torch.no_grad(): s = (h @ W.t()).contiguous()        # the student logits (an input for the logit variants)
     fused = lambda hh, WW: fused_kld_loss(hh, WW, t, T)
-    def step():
+    def prepare():
+        "Fresh leaf inputs (not measured: they are the inputs)."
+        if "head" in name: return h.clone().requires_grad_(), W.clone().requires_grad_()
+        return (s.clone().requires_grad_(),)
+    def step(ins):
         if name == "reference F.kl_div(batchmean)":
-            x = s.clone().requires_grad_()   # the clone is part of every variant's input preparation
+            (x,) = ins
             loss = F.kl_div(F.log_softmax(x / T, -1), F.softmax(t / T, -1), reduction="batchmean") * T * T
-            loss.backward(); return loss.detach(), x.grad
-        if name == "kld_loss (unchunked)":
-            x = s.clone().requires_grad_(); loss = kld_loss(x, t, T); loss.backward(); return loss.detach(), x.grad
-        if name == "chunked_kld_loss":
-            x = s.clone().requires_grad_(); loss = chunked_kld_loss(x, t, T); loss.backward(); return loss.detach(), x.grad
-        hh, WW = h.clone().requires_grad_(), W.clone().requires_grad_()
-        loss = kld_loss(hh @ WW.t(), t, T) if name == "kld_loss + LM head" else fused(hh, WW)
-        loss.backward(); return loss.detach(), (hh.grad, WW.grad)
-    step()                                                     # warm-up
-    with PeakMemory() as pm: value, grad = step()
-    med, times = median_time(step, repeat=repeat, warmup=0)
-    # differences from kld_loss (computed after timing, so they do not affect the peak)
-    if name in ("kld_loss + LM head", "fused head + chunked"):
-        hh, WW = h.clone().requires_grad_(), W.clone().requires_grad_()
-        ref = kld_loss(hh @ WW.t(), t, T); ref.backward(); ref_grad = (hh.grad, WW.grad)
-        dg = max((a - b).abs().max().item() for a, b in zip(grad, ref_grad))
-    else:
-        x = s.clone().requires_grad_(); ref = kld_loss(x, t, T); ref.backward()
-        scale = S if name.startswith("reference") else 1          # batchmean = S x the per-token mean
-        dg = (grad - x.grad * scale).abs().max().item()
-        ref = ref * scale
-    inputs_mb = sum(x.numel() * x.element_size() for x in (t, s if "head" not in name else h, W if "head" in name else s)) / 2**20
+        elif name == "kld_loss (unchunked)": loss = kld_loss(ins[0], t, T)
+        elif name == "chunked_kld_loss": loss = chunked_kld_loss(ins[0], t, T)
+        elif name == "chunked_kld_loss, autograd": loss = chunked_kld_loss(ins[0], t, T, closed_form=False)
+        elif name == "kld_loss + LM head": loss = kld_loss(ins[0] @ ins[1].t(), t, T)
+        else: loss = fused(*ins)
+        loss.backward()
+        return loss.detach(), tuple(x.grad for x in ins)
+    step(prepare())                                            # warm-up
+    times = []
+    for r in range(repeat):                                    # the first timed run also measures the peak
+        ins = prepare()
+        with PeakMemory() as pm_r:
+            t0 = time.perf_counter(); out = step(ins); times.append(time.perf_counter() - t0)
+        if r == 0: pm, (value, grad) = pm_r, out
+        del ins, out
+    med = sorted(times)[len(times) // 2]
+    # differences from kld_loss (computed after the measurements)
+    ref_ins = prepare()
+    ref = kld_loss(ref_ins[0] @ ref_ins[1].t(), t, T) if "head" in name else kld_loss(ref_ins[0], t, T)
+    ref.backward()
+    scale = S if name.startswith("reference") else 1          # batchmean = S x the per-token mean
+    dg = max((a - b.grad * scale).abs().max().item() for a, b in zip(grad, ref_ins))
+    ref = ref * scale
+    inputs_mb = sum(x.numel() * x.element_size() for x in ((t, h, W) if "head" in name else (t, s))) / 2**20
     print(json.dumps({"variant": name, "time_s": med, "times": times, "peak_above_inputs_MiB": None if pm.peak is None else pm.peak / 2**20,
                       "value": value.item(), "max_abs_diff_value": abs(value.item() - ref.item()), "max_abs_diff_grad": dg,
                       "inputs_MiB": inputs_mb}))
