@@ -1,8 +1,10 @@
 """KD loss forward + backward at 32 x 128 x 50,257: naive vs chunked vs chunked with the LM head fused.
 
-Each variant runs in its own subprocess (so one variant's freed memory cannot hide another's peak), after a
-warm-up, `--repeat` times; the table shows the median time, the peak resident memory above the inputs (created before the measurement), and the
-largest differences from `kld_loss` in value and gradient.
+Memory: each variant runs alone in a fresh subprocess (so one variant's freed memory cannot hide another's
+peak): one warm-up, then one forward+backward measured as the peak resident memory above its inputs (created
+before the measurement), and the largest differences from `kld_loss` in value and gradient. Time: all variants
+in one process, interleaved (one run of each in turn, so background load hits them alike), median of
+`--repeat` runs after a warm-up round.
 
     python benchmarks/bench_loss.py                 # the full size (needs ~6 GB of RAM)
     python benchmarks/bench_loss.py --batch 4       # a quick look
@@ -26,52 +28,60 @@ def inputs(B, S, V, H, seed=0):
     W = torch.randn(V, H, generator=g) / H ** 0.5
     return t, h, W
 
-def run_one(name, B, S, V, H, T, repeat):
-    "Time and measure one variant; prints a JSON line."
-    from distill_edu.perf import PeakMemory, release_freed_memory
+def make_variant(name, t, s, h, W, T):
+    "(prepare, step) for one variant: `prepare()` makes fresh leaf inputs, `step(inputs)` runs loss + backward."
     from distill_edu.losses import kld_loss
     from distill_edu.chunked import chunked_kld_loss, fused_kld_loss
     import torch.nn.functional as F
-    release_freed_memory()
-    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", torch.get_num_threads())))
-    t, h, W = inputs(B, S, V, H)
-    with torch.no_grad(): s = (h @ W.t()).contiguous()        # the student logits (an input for the logit variants)
-    fused = lambda hh, WW: fused_kld_loss(hh, WW, t, T)
     def prepare():
-        "Fresh leaf inputs (not measured: they are the inputs)."
         if "head" in name: return h.clone().requires_grad_(), W.clone().requires_grad_()
         return (s.clone().requires_grad_(),)
     def step(ins):
         if name == "reference F.kl_div(batchmean)":
-            (x,) = ins
-            loss = F.kl_div(F.log_softmax(x / T, -1), F.softmax(t / T, -1), reduction="batchmean") * T * T
+            loss = F.kl_div(F.log_softmax(ins[0] / T, -1), F.softmax(t / T, -1), reduction="batchmean") * T * T
         elif name == "kld_loss (unchunked)": loss = kld_loss(ins[0], t, T)
         elif name == "chunked_kld_loss": loss = chunked_kld_loss(ins[0], t, T)
         elif name == "chunked_kld_loss, autograd": loss = chunked_kld_loss(ins[0], t, T, closed_form=False)
         elif name == "kld_loss + LM head": loss = kld_loss(ins[0] @ ins[1].t(), t, T)
-        else: loss = fused(*ins)
+        else: loss = fused_kld_loss(ins[0], ins[1], t, T)
         loss.backward()
         return loss.detach(), tuple(x.grad for x in ins)
+    return prepare, step
+
+def memory_one(name, B, S, V, H, T):
+    "Peak memory of one forward+backward (after a warm-up) and the differences from kld_loss; prints a JSON line."
+    from distill_edu.perf import PeakMemory, release_freed_memory
+    from distill_edu.losses import kld_loss
+    release_freed_memory()
+    t, h, W = inputs(B, S, V, H)
+    with torch.no_grad(): s = (h @ W.t()).contiguous()        # the student logits (an input for the logit variants)
+    prepare, step = make_variant(name, t, s, h, W, T)
     step(prepare())                                            # warm-up
-    times = []
-    for r in range(repeat):                                    # the first timed run also measures the peak
-        ins = prepare()
-        with PeakMemory() as pm_r:
-            t0 = time.perf_counter(); out = step(ins); times.append(time.perf_counter() - t0)
-        if r == 0: pm, (value, grad) = pm_r, out
-        del ins, out
-    med = sorted(times)[len(times) // 2]
-    # differences from kld_loss (computed after the measurements)
+    ins = prepare()
+    with PeakMemory() as pm: value, grad = step(ins)
     ref_ins = prepare()
     ref = kld_loss(ref_ins[0] @ ref_ins[1].t(), t, T) if "head" in name else kld_loss(ref_ins[0], t, T)
     ref.backward()
     scale = S if name.startswith("reference") else 1          # batchmean = S x the per-token mean
     dg = max((a - b.grad * scale).abs().max().item() for a, b in zip(grad, ref_ins))
-    ref = ref * scale
-    inputs_mb = sum(x.numel() * x.element_size() for x in ((t, h, W) if "head" in name else (t, s))) / 2**20
-    print(json.dumps({"variant": name, "time_s": med, "times": times, "peak_above_inputs_MiB": None if pm.peak is None else pm.peak / 2**20,
-                      "value": value.item(), "max_abs_diff_value": abs(value.item() - ref.item()), "max_abs_diff_grad": dg,
-                      "inputs_MiB": inputs_mb}))
+    print(json.dumps({"variant": name, "peak_above_inputs_MiB": None if pm.peak is None else pm.peak / 2**20,
+                      "value": value.item(), "max_abs_diff_value": abs(value.item() - (ref * scale).item()), "max_abs_diff_grad": dg}))
+
+def timing(names, B, S, V, H, T, repeat, warmup=1):
+    "Median seconds per variant, the variants interleaved (one run of each in turn) so background load hits all alike."
+    import statistics
+    t, h, W = inputs(B, S, V, H)
+    with torch.no_grad(): s = (h @ W.t()).contiguous()
+    vs = {n: make_variant(n, t, s, h, W, T) for n in names}
+    times = {n: [] for n in names}
+    for r in range(warmup + repeat):
+        for n, (prepare, step) in vs.items():
+            ins = prepare()
+            t0 = time.perf_counter(); step(ins); dt = time.perf_counter() - t0
+            del ins
+            if r >= warmup: times[n].append(dt)
+        print(f"  timing round {r + 1}/{warmup + repeat}", file=sys.stderr)
+    return {n: (statistics.median(v), v) for n, v in times.items()}
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,17 +91,20 @@ def main():
     ap.add_argument("--only", help="run one variant in this process (used internally)")
     ap.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/loss.json")
     a = ap.parse_args()
-    if a.only: return run_one(a.only, a.batch, a.seq, a.vocab, a.hidden, a.temperature, a.repeat)
-    from distill_edu.perf import machine, save_results
+    if a.only: return memory_one(a.only, a.batch, a.seq, a.vocab, a.hidden, a.temperature)
+    from distill_edu.perf import machine, save_results, release_freed_memory
     import pandas as pd
     rows = []
-    for name in VARIANTS:
+    for name in VARIANTS:   # memory: each variant alone in a fresh process
         out = subprocess.run([sys.executable, __file__, "--only", name, "--batch", str(a.batch), "--seq", str(a.seq),
-                              "--vocab", str(a.vocab), "--hidden", str(a.hidden), "--temperature", str(a.temperature),
-                              "--repeat", str(a.repeat)], capture_output=True, text=True)
+                              "--vocab", str(a.vocab), "--hidden", str(a.hidden), "--temperature", str(a.temperature)],
+                             capture_output=True, text=True)
         if out.returncode: sys.exit(f"{name} failed:\n{out.stderr}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(f"  {name}: {rows[-1]['time_s']:.2f} s, {rows[-1]['peak_above_inputs_MiB']:.0f} MiB", file=sys.stderr)
+        print(f"  {name}: {rows[-1]['peak_above_inputs_MiB']:.0f} MiB", file=sys.stderr)
+    release_freed_memory()
+    tm = timing(list(VARIANTS), a.batch, a.seq, a.vocab, a.hidden, a.temperature, a.repeat)
+    for r in rows: r["time_s"], r["times"] = tm[r["variant"]]
     df = pd.DataFrame(rows).set_index("variant")
     base = df.loc["kld_loss (unchunked)"]
     df["time vs kld_loss"] = df["time_s"] / base["time_s"]
@@ -99,7 +112,7 @@ def main():
     head = df.loc["kld_loss + LM head"]
     df.loc["fused head + chunked", "memory vs kld_loss + head"] = df.loc["fused head + chunked", "peak_above_inputs_MiB"] / head["peak_above_inputs_MiB"]
     header = dict(machine=machine(), shape=f"{a.batch} x {a.seq} x {a.vocab} (hidden {a.hidden})", temperature=a.temperature,
-                  repeat=a.repeat, note="median of `repeat` timed runs after one warm-up; peak = resident memory above the inputs "
+                  repeat=a.repeat, note="median of `repeat` interleaved timed runs after one warm-up round; peak = resident memory above the inputs "
                   "during one forward+backward; diffs against distill_edu.losses.kld_loss (the reference's batchmean is compared "
                   "after scaling kld_loss by the sequence length)")
     print(f"# bench_loss — {header['shape']}, T = {a.temperature}\n# {header['machine']}")
