@@ -87,7 +87,7 @@ def test_pick_device(monkeypatch):
     assert pick_device().type in ("cuda", "mps", "cpu")
 
 def test_teacher_from_folder_is_frozen(tmp_path):
-    GPT2LMHeadModel(GPT2Config(vocab_size=64, n_positions=16, n_embd=16, n_layer=1, n_head=2)).save_pretrained(tmp_path)
+    GPT2LMHeadModel(GPT2Config(vocab_size=64, n_positions=16, n_embd=16, n_layer=1, n_head=2, bos_token_id=0, eos_token_id=0)).save_pretrained(tmp_path)
     t = load_teacher(str(tmp_path), device="cpu")
     assert not t.training and count_parameters(t)[1] == 0
     t16 = load_teacher(tmp_path, device="cpu", dtype=torch.bfloat16)
@@ -99,6 +99,7 @@ def test_teacher_errors_fail_fast(monkeypatch, tmp_path):
     t0 = time.time()
     with pytest.raises(OSError, match="smollm2-135m"): load_teacher("some-org/some-model-that-is-not-cached")
     assert time.time() - t0 < 10
+    with pytest.raises(OSError, match="unreachable"): load_tokenizer("some-org/some-tokenizer-that-is-not-cached")
     with pytest.raises(ValueError, match="Accepted"): load_teacher("not a model name!")
     with pytest.raises(TypeError): load_teacher(42)
 
