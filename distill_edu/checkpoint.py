@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['FORMAT', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint']
 
-# %% ../nbs/13_checkpoint.ipynb #d3816856
+# %% ../nbs/13_checkpoint.ipynb #60c8e2a9
 import os, random, pickle, zipfile, json
 from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
 
-# %% ../nbs/13_checkpoint.ipynb #6448c055
+# %% ../nbs/13_checkpoint.ipynb #5b8592fa
 def rng_state()->dict:
     "The random states of Python, NumPy, torch and (when present) CUDA, in a form `torch.load(weights_only=True)` accepts."
     v, keys, gauss = random.getstate()
@@ -32,7 +32,7 @@ def set_rng_state(state:dict # what `rng_state()` returned
     torch.set_rng_state(state["torch"].cpu())
     if state.get("cuda") and torch.cuda.is_available(): torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
-# %% ../nbs/13_checkpoint.ipynb #b57698c0
+# %% ../nbs/13_checkpoint.ipynb #d4cd2fec
 FORMAT = "distill_edu-checkpoint-1"
 
 def _config_json(model):
@@ -60,7 +60,7 @@ def save_checkpoint(path:str|Path, # where to write (folders are created)
         if tmp.exists(): tmp.unlink()
     return path
 
-# %% ../nbs/13_checkpoint.ipynb #7acbab25
+# %% ../nbs/13_checkpoint.ipynb #1a21402e
 def _read(path, map_location):
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"No checkpoint at {path}. Check the path, or start from scratch (there is nothing to resume).")
