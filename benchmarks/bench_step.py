@@ -4,7 +4,8 @@ without the teacher cache, vs training the student alone (cross entropy only).
 GPT-2-Small-shaped teacher with random weights (timing does not depend on the weights), the course's student
 (256/4/4, context 128), batch 16 x 128 on the CPU. The variants are interleaved (one step of each in turn) and
 each is timed `--repeat` times after `--warmup` steps; the table shows the median step time, tokens per second,
-the ratios to the reference and to the CE-only step, and the step's peak resident memory above the memory at its start.
+the ratios to the reference and to the CE-only step, and the peak resident memory of one more step of each
+(measured after the timing, above the memory at the step's start).
 
     python benchmarks/bench_step.py                  # batch 16 x 128, 5 timed steps per variant
     python benchmarks/bench_step.py --batch 32
@@ -51,7 +52,6 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny models and vocabulary: checks the script runs (not a measurement)")
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    release_freed_memory()
     torch.manual_seed(0)
     V, B, S, T, alpha = (1000 if a.smoke else 50257), a.batch, a.seq, a.temperature, a.alpha
     small = dict(n_embd=64, n_layer=2, n_head=2) if a.smoke else {}
@@ -74,27 +74,30 @@ def main():
     variants = {
         "reference: live fp32 teacher + F.kl_div(batchmean)": ("ref", None, None, False),
         "distill_edu: live teacher + DistillCriterion": ("d", live, DistillCriterion(alpha, "kld", T), False),
-        "distill_edu: exact cache (fp16) + DistillCriterion": ("d", exact, DistillCriterion(alpha, "kld", T), False),
+        "distill_edu: exact cache (fp16) + ChunkedKDCriterion": ("d", exact, ChunkedKDCriterion(alpha, T), False),
         "distill_edu: sparse cache + SparseKDCriterion": ("d", sparse, SparseKDCriterion(alpha, T), False),
         "distill_edu: sparse cache + ChunkedKDCriterion": ("d", sparse, ChunkedKDCriterion(alpha, T), False),
-        "distill_edu: sparse cache + fused head": ("d", sparse, ChunkedKDCriterion(alpha, T), True),
-        "distill_edu: sparse cache + fused head, T=1": ("d", sparse, ChunkedKDCriterion(alpha, 1.0), True),
+        "distill_edu: sparse cache + ChunkedKDCriterion, T=1": ("d", sparse, ChunkedKDCriterion(alpha, 1.0), False),
+        "distill_edu: sparse cache + fused head (chunk 512)": ("d", sparse, ChunkedKDCriterion(alpha, T, chunk=512), True),
         "CE only: student alone (hard_loss)": ("d", None, DistillCriterion(1.0), False),
     }
     state = {name: student() for name in variants}
     times = {name: [] for name in variants}; peaks = {name: [] for name in variants}
-    for rep in range(a.warmup + a.repeat):
+    def run(name, rep):
+        kind, source, crit, fused = variants[name]
+        stu, opt = state[name]
         widx, x = batches[rep % a.batches]
-        for name, (kind, source, crit, fused) in variants.items():
-            stu, opt = state[name]
-            with PeakMemory() as pm:
-                t0 = time.perf_counter()
-                if kind == "ref": reference_step(teacher, stu, opt, x, alpha, T)
-                else: distill_step(source, stu, crit, opt, x, widx, fused)
-                dt = time.perf_counter() - t0
-            if rep >= a.warmup:
-                times[name].append(dt); peaks[name].append(pm.peak)
+        if kind == "ref": reference_step(teacher, stu, opt, x, alpha, T)
+        else: distill_step(source, stu, crit, opt, x, widx, fused)
+    for rep in range(a.warmup + a.repeat):           # timing: interleaved, glibc's default allocator behaviour
+        for name in variants:
+            t0 = time.perf_counter(); run(name, rep); dt = time.perf_counter() - t0
+            if rep >= a.warmup: times[name].append(dt)
         print(f"  round {rep + 1}/{a.warmup + a.repeat} done", file=sys.stderr)
+    release_freed_memory()                           # memory: one more step each, freed blocks returned to the system
+    for name in variants:
+        with PeakMemory() as pm: run(name, a.warmup + a.repeat)
+        peaks[name].append(pm.peak)
     import pandas as pd
     rows = []
     for name in variants:
@@ -109,8 +112,9 @@ def main():
                   teacher="GPT-2 Small shape (124M, random weights), fp32", student="GPT-2 256/4/4, vocab 50,257 (16.1M)",
                   cache_build_s_per_batch={"sparse (k=16, samples=92, T=1,2)": t_sparse, "exact fp16": t_exact},
                   note="median step time over `repeat` interleaved steps after `warmup`; the cache was filled before "
-                       "timing (its one-off cost per batch is in cache_build_s_per_batch); peak = the step's resident "
-                       "memory above its start")
+                       "timing (its one-off cost per batch is in cache_build_s_per_batch); peak = the resident memory "
+                       "above its start of one further step per variant, measured after the timing with freed blocks "
+                       "returned to the system")
     print(f"# bench_step — batch {B} x {S}, alpha {alpha}, T {T}\n# {header['machine']}")
     print(f"# teacher: {header['teacher']}; student: {header['student']}")
     print(f"# one-off cache fill per batch: sparse {t_sparse:.2f} s, exact {t_exact:.2f} s")
