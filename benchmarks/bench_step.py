@@ -10,7 +10,7 @@ the ratios to the reference and to the CE-only step, and the peak resident memor
     python benchmarks/bench_step.py                  # batch 16 x 128, 5 timed steps per variant
     python benchmarks/bench_step.py --batch 32
 """
-import argparse, statistics, sys, tempfile, time
+import argparse, shutil, statistics, sys, tempfile, time
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -121,6 +121,7 @@ def main():
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print(df[["step_s", "tokens_per_s", "x reference", "x CE-only", "peak_step_MiB"]].to_string(float_format=lambda v: f"{v:.3g}"))
     if not (a.no_save or a.smoke): print("saved", save_results("step", df.reset_index().to_dict("records"), **header))
+    shutil.rmtree(tmp, ignore_errors=True)   # the caches (the exact one is ~200 MB per batch)
 
 if __name__ == "__main__":
     main()
