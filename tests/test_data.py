@@ -133,17 +133,20 @@ def test_window_counts(L, m, s):
     assert last.tolist() == list(range((len(ds)-1)*s, (len(ds)-1)*s + m)) and last[-1] < L
     assert len(range(0, L - m + 1, s)) == len(ds)           # the fixed loop
 
-def test_windows_are_views_without_copy():
+def test_windows_keep_the_stream_compact():
     stream = np.arange(1000, dtype=np.uint16)
     ds = TokenWindows(stream, max_length=100, stride=50)
     w = ds[3]
     assert w.dtype == torch.int64 and w.tolist() == list(range(150, 250))
-    assert w.untyped_storage().data_ptr() == ds.tokens.untyped_storage().data_ptr()
+    assert ds.tokens.dtype == torch.uint16 and ds.tokens.data_ptr() == stream.ctypes.data   # no int64 copy of the stream
+    assert TokenWindows(stream.astype(np.int32), max_length=100).tokens.dtype == torch.int32
     t = torch.arange(500)
     ds2 = TokenWindows(t, max_length=100)
     assert ds2.tokens.data_ptr() == t.data_ptr()             # an int64 tensor is not even converted
+    assert ds2[1].data_ptr() == t[100:].data_ptr()           # ... and its windows are views
     assert ds2[-1].tolist() == list(range(400, 500))
     with pytest.raises(IndexError): ds2[5]
+    with pytest.raises(TypeError, match="integers"): TokenWindows(np.ones(500, dtype=np.float32))
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
     assert batch.shape == (4, 100) and batch.dtype == torch.int64
 
@@ -162,3 +165,36 @@ def test_split_by_review():
     assert split_reviews(revs, 0.2, seed=0) == (tr, va) != split_reviews(revs, 0.2, seed=1)
     with pytest.raises(ValueError, match="valid_frac"): split_reviews(revs, valid_frac=1.0)
     with pytest.raises(ValueError, match="at least 2"): split_reviews(["one"])
+
+
+# --- the tiktoken fast path gives exactly the Hugging Face tokenizer's ids (checked against the other library)
+from hypothesis import given, settings, strategies as st
+from distill_edu.data import fast_bpe, _encode
+
+@pytest.fixture(scope="module")
+def gpt2_tok():
+    from distill_edu.models import load_tokenizer
+    return load_tokenizer("gpt2")
+
+def test_fast_bpe_is_used_for_gpt2_only(gpt2_tok):
+    pytest.importorskip("tiktoken")
+    assert fast_bpe(gpt2_tok) is not None
+    from tokenizers import Tokenizer, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    other = Tokenizer.from_str(gpt2_tok.backend_tokenizer.to_str())
+    other.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    assert fast_bpe(PreTrainedTokenizerFast(tokenizer_object=other)) is None
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=120), min_size=1, max_size=4))
+def test_fast_bpe_matches_hugging_face(gpt2_tok, texts):
+    fast = fast_bpe(gpt2_tok)
+    if fast is None: pytest.skip("tiktoken is not installed")
+    assert _encode(gpt2_tok, texts, fast) == _encode(gpt2_tok, texts)
+
+def test_fast_stream_matches_reviews(gpt2_tok):
+    eos = gpt2_tok.eos_token_id
+    for texts in ([clean_review(t) for t in FAKE] + ["Ünïcödé 😀 1234567,  it's   x"],   # the tiktoken path
+                  ["a literal <|endoftext|> in a review", "another"]):                 # an added token's text: the HF path
+        stream = token_stream(texts, gpt2_tok, clean=False, cache=False, progress=False)
+        assert stream.tolist() == [i for t in texts for i in gpt2_tok(t)["input_ids"] + [eos]]
