@@ -9,11 +9,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from .core import check_temperature
 from .losses import check_alpha, check_soft_loss, check_logits, kld_loss
-from .train import TeacherTargets
+from .train import TeacherTargets, DistillCriterion
 from .cache import full_kl_rows, kl_rows_from_logp, sparse_kl_rows, sparse_teacher_probs
 
 # %% auto #0
-__all__ = ['ChunkedRows', 'chunked_rows', 'head_inputs', 'ChunkedKDCriterion', 'fused_kld_loss', 'chunked_kld_loss']
+__all__ = ['ChunkedRows', 'chunked_rows', 'head_inputs', 'ChunkedKDCriterion', 'kd_criterion', 'fused_kld_loss',
+           'chunked_kld_loss']
 
 # %% ../nbs/23_chunked_loss.ipynb #c485fd70
 class ChunkedRows(torch.autograd.Function):
@@ -228,6 +229,15 @@ class ChunkedKDCriterion:
             g = g.to(hc.dtype)   # chain rule through x = h W^T + b
             return value, [g @ Wc, g.t() @ hc, *([g.sum(0)] if bc else [])]
         return self._finish(chunked_rows(f, h.reshape(B * S, H), W, *([bias] if bias is not None else []), chunk=self.chunk), parts)
+
+# %% ../nbs/23_chunked_loss.ipynb #afe6e44a
+def kd_criterion(alpha:float=0.5, # weight of the hard loss, in [0, 1]
+                 soft_loss:str="kld", # "kld", "mse", "reverse_kld" or "jsd"
+                 temperature:float=2.0 # softmax temperature of the soft loss
+                ):
+    "The default criterion: `ChunkedKDCriterion` for the forward KL, `DistillCriterion` for the other soft losses."
+    if check_soft_loss(soft_loss) == "kld": return ChunkedKDCriterion(alpha, temperature)
+    return DistillCriterion(alpha, soft_loss, temperature)
 
 # %% ../nbs/23_chunked_loss.ipynb #52c9dfbe
 def fused_kld_loss(hidden:Tensor, # (B, S, H) student final hidden states

@@ -14,9 +14,10 @@ from .data import MODES, read_reviews, split_reviews, token_stream, TokenWindows
 from .models import (load_teacher, load_tokenizer, make_student, check_vocab_alignment, count_parameters,
                                 generate_response, pick_device, SMOLLM2)
 from .checkpoint import load_checkpoint
-from .train import distill, LiveTeacher, DistillCriterion, PROMPTS, init_distributed
+from .train import distill, LiveTeacher, PROMPTS, init_distributed
 from .evaluate import evaluate, curves, plot_curves, sweep
-from .cache import teacher_cache, SparseKDCriterion
+from .cache import teacher_cache
+from .chunked import kd_criterion
 
 # %% auto #0
 __all__ = ['RUN_MODES', 'COMMANDS', 'prepare_windows', 'CLIError', 'build_parser', 'check_args', 'cmd_train', 'cmd_sweep',
@@ -183,11 +184,10 @@ def _student(a, tok, teacher, device):
 def _source(a, teacher, train_w):
     "The teacher source and the criterion for training: the live teacher, or a teacher cache."
     mode = a.teacher_cache or RUN_MODES[a.mode]["teacher_cache"]
-    if mode == "none": return LiveTeacher(teacher), lambda al, soft, T: DistillCriterion(al, soft, T)
+    if mode == "none": return LiveTeacher(teacher), kd_criterion
     cache = teacher_cache(teacher, train_w, mode=mode, temperatures=(a.temperature,))
     print(f"teacher cache: {cache.path} ({mode})")
-    if mode == "sparse": return cache, lambda al, soft, T: SparseKDCriterion(al, T, soft)
-    return cache, lambda al, soft, T: DistillCriterion(al, soft, T)
+    return cache, kd_criterion   # ChunkedKDCriterion for kld (full or sparse targets), DistillCriterion for mse
 
 def _resume_into(path, student):
     "Load a checkpoint's weights into `student`, turning a mismatch into a `CLIError`."

@@ -13,6 +13,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from .losses import kld_loss
 from .train import DistillCriterion, make_loader, distill, PROMPTS
+from .chunked import kd_criterion
 
 # %% auto #0
 __all__ = ['evaluate', 'curves', 'plot_curves', 'sweep', 'plot_sweep']
@@ -96,7 +97,7 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
           alphas=(0.0, 0.5, 1.0), # hard-loss weights
           soft_losses=("kld", "mse"), # soft losses
           temperature:float=2.0, # soft-loss temperature
-          make_criterion=DistillCriterion, # `make_criterion(alpha, soft_loss, temperature)`, e.g. a top-k criterion
+          make_criterion=kd_criterion, # `make_criterion(alpha, soft_loss, temperature)` -> the criterion of one run
           out:str|Path|None=None, # folder for sweep.csv and sweep.png
           tokenizer=None, # for the responses to the fixed prompts
           eval_batch_size:int=8, max_valid:int|None=None, # held-out evaluation settings

@@ -248,7 +248,7 @@ _ORDER_KEYS = ("batch_size", "seed", "shuffle", "world_size", "n_windows")
 def distill(student:nn.Module, # the student to train (e.g. `make_student(tokenizer)`)
             teacher_source, # `source(input_ids, window_index) -> TeacherTargets`, e.g. `LiveTeacher(teacher)`
             train_windows, # a Dataset of (S,) LongTensor windows
-            criterion=None, # `criterion(student_logits, labels, targets, mask)`; default `DistillCriterion(alpha, soft_loss, temperature)`
+            criterion=None, # `criterion(student_logits, labels, targets, mask)`; default `kd_criterion(alpha, soft_loss, temperature)`
             alpha:float=0.5, # weight of the hard loss (used when `criterion` is None)
             soft_loss:str="kld", # "kld", "mse", "reverse_kld" or "jsd" (used when `criterion` is None)
             temperature:float=2.0, # soft-loss temperature (used when `criterion` is None)
@@ -279,7 +279,9 @@ def distill(student:nn.Module, # the student to train (e.g. `make_student(tokeni
     device = pick_device(device)
     if world > 1 and device.type == "cuda": device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     student.to(device)
-    if criterion is None: criterion = DistillCriterion(alpha, soft_loss, temperature)
+    if criterion is None:   # the chunked KL for "kld", DistillCriterion for the others (lesson 23)
+        from distill_edu.chunked import kd_criterion
+        criterion = kd_criterion(alpha, soft_loss, temperature)
     model = student
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
