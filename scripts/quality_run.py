@@ -51,6 +51,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--alphas", default="1")
     p.add_argument("--soft-losses", default="kld")
+    p.add_argument("--runs", default=None, help="explicit alpha:loss pairs, e.g. 0.5:kld,0:mse (instead of alphas x losses)")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--train-windows", type=int, default=1600)
     p.add_argument("--epochs", type=int, default=2)
@@ -70,6 +71,11 @@ def main():
     if args.combine: return combine(out)
     alphas = [float(a) for a in args.alphas.split(",")]
     losses = args.soft_losses.split(",")
+    pairs = [(a, soft) for a in alphas for soft in losses]
+    if args.runs:
+        pairs = [(float(r.split(":")[0]), r.split(":")[1]) for r in args.runs.split(",")]
+        losses = sorted({soft for _, soft in pairs}); args.alphas = ",".join(sorted({f"{a:g}" for a, _ in pairs}))
+        args.soft_losses = ",".join(losses)
     stage = args.stage or f"a{args.alphas.replace(',', '_')}-{args.soft_losses.replace(',', '_')}-T{args.temperature:g}"
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -83,12 +89,17 @@ def main():
         vsrc = teacher_cache(teacher, valid, out/"teacher_cache_valid", mode="exact", dtype="float16")
         make_criterion = lambda a, soft, T: SparseKDCriterion(a, T, soft) if soft == "kld" else DistillCriterion(a, soft, T)
         print(src, vsrc, sep="\n", flush=True)
+        if any(soft != "kld" for soft in losses):   # MSE needs the teacher's full logits: an exact fp16 cache, filled once
+            exact = teacher_cache(teacher, train, out/"teacher_cache_train_exact", mode="exact", dtype="float16")
+            print(exact, flush=True)
+    source_for = lambda soft: src if args.live or soft == "kld" else exact
     steps = args.epochs * (len(train) // args.batch_size)
     if args.lockstep:
-        runs = [(f"alpha={a:g} {soft} T={args.temperature:g}", make_criterion(a, soft, args.temperature)) for a in alphas for soft in losses]
-        lockstep(runs, src, vsrc, train, valid, tok, args, out/stage, t0)
+        runs = [(f"alpha={a:g} {soft} T={args.temperature:g}", make_criterion(a, soft, args.temperature), source_for(soft))
+                for a, soft in pairs]
+        lockstep(runs, vsrc, train, valid, tok, args, out/stage, t0)
         pass
-    else: df = sweep(lambda: make_student(tok, seed=0), src, train, valid, vsrc, alphas=alphas,
+    else: df = sweep(lambda: make_student(tok, seed=0), source_for(losses[-1]) if len(set(losses)) == 1 else exact, train, valid, vsrc, alphas=alphas,
                soft_losses=losses, temperature=args.temperature, make_criterion=make_criterion, out=out/stage,
                tokenizer=tok, eval_batch_size=8, epochs=args.epochs, batch_size=args.batch_size,
                eval_every=args.eval_every, seed=0, device="cpu", progress=True)
@@ -100,13 +111,13 @@ def main():
     print(json.dumps(meta), flush=True)
 
 
-def lockstep(runs, src, vsrc, train, valid, tok, args, out, t0):
+def lockstep(runs, vsrc, train, valid, tok, args, out, t0):
     "Train every run one optimizer step at a time in turn, on the same batches; evaluate all at the same steps."
     out.mkdir(parents=True, exist_ok=True)
     state = []
-    for name, crit in runs:
+    for name, crit, run_src in runs:
         st = make_student(tok, seed=0)
-        state.append({"name": name, "crit": crit, "student": st, "opt": make_optimizer(st), "hist": [], "secs": 0.0})
+        state.append({"name": name, "crit": crit, "src": run_src, "student": st, "opt": make_optimizer(st), "hist": [], "secs": 0.0})
     n_steps, step, rows = args.epochs * (len(train) // args.batch_size), 0, []
     def evaluate_all():
         for r in state:
@@ -126,7 +137,7 @@ def lockstep(runs, src, vsrc, train, valid, tok, args, out, t0):
             step += 1
             for r in state:
                 t = time.time()
-                r["hist"] += train_epoch([(widx, ids)], src, r["student"], r["crit"], r["opt"], clip=1.0, device="cpu", progress=False)
+                r["hist"] += train_epoch([(widx, ids)], r["src"], r["student"], r["crit"], r["opt"], clip=1.0, device="cpu", progress=False)
                 r["secs"] += time.time() - t
             print(f"step {step}/{n_steps} " + " | ".join(f"{r['name']}: {r['hist'][-1]['loss']:.3f}" for r in state)
                   + f" | {time.time() - t0:.0f}s", flush=True)
