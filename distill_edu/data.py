@@ -213,7 +213,8 @@ def token_stream(reviews:list[str], # review texts (e.g. from `read_reviews`)
                  lowercase:bool=False, # lowercase while cleaning
                  batch_size:int=500, # reviews tokenized per call (bounds the memory of the Python id lists)
                  cache:bool=True, # read/write the stream in `cache_dir("streams")`
-                 progress:bool=True # show a progress bar
+                 progress:bool=True, # show a progress bar
+                 use_tiktoken:bool=True # tiktoken for GPT-2-built tokenizers (`fast_bpe`: same ids, faster); False: always 🤗
                 )->np.ndarray:
     "All `reviews` tokenized and joined by the end-of-text token into one uint16 (or int32) array, cached on disk."
     if isinstance(reviews, str): raise TypeError("reviews must be a list of texts, not a single string")
@@ -223,7 +224,7 @@ def token_stream(reviews:list[str], # review texts (e.g. from `read_reviews`)
     dtype = np.uint16 if len(tokenizer) <= 2**16 else np.int32
     path = cache_dir("streams")/f"{stream_key(reviews, tokenizer, clean=clean, lowercase=lowercase, sep=sep)}.npy" if cache else None
     if path is not None and path.exists(): return np.load(path)
-    fast, parts = fast_bpe(tokenizer), []
+    fast, parts = fast_bpe(tokenizer) if use_tiktoken else None, []
     for i in tqdm(range(0, len(reviews), batch_size), desc="tokenizing", unit=" batches", disable=not progress or in_test()):
         batch = reviews[i:i+batch_size]
         if clean: batch = [clean_review(t, lowercase) for t in batch]

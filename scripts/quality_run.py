@@ -152,6 +152,13 @@ def combine(out):
     "Join every stage's sweep.csv into quality.csv and quality.png."
     dfs = [pd.read_csv(f).assign(stage=f.parent.name) for f in sorted(out.glob("*/sweep.csv"))]
     df = pd.concat(dfs, ignore_index=True)
+    df["shared"] = df["shared"].fillna("") if "shared" in df else ""
+    hard = df[(df.alpha == 1) & (df.shared == "")]
+    for soft in sorted(set(df.soft_loss) - set(hard.soft_loss)):   # alpha = 1: the soft loss has weight 0, the same run
+        if len(hard):
+            name = hard.run.iloc[0]
+            df = pd.concat([df, hard[hard.run == name].assign(run=name.replace(hard.soft_loss.iloc[0], soft), soft_loss=soft,
+                                                              shared=name)], ignore_index=True)
     df.to_csv(out/"quality.csv", index=False)
     plot_sweep(df).savefig(out/"quality.png", dpi=120)
     print(df[df.step == df.step.max()][["run", "student_ppl", "teacher_ppl", "kl", "top1", "train_loss"]].to_string())
