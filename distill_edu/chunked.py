@@ -230,7 +230,7 @@ class ChunkedKDCriterion:
             return value, [g @ Wc, g.t() @ hc, *([g.sum(0)] if bc else [])]
         return self._finish(chunked_rows(f, h.reshape(B * S, H), W, *([bias] if bias is not None else []), chunk=self.chunk), parts)
 
-# %% ../nbs/23_chunked_loss.ipynb #afe6e44a
+# %% ../nbs/23_chunked_loss.ipynb #5c299c02
 def kd_criterion(alpha:float=0.5, # weight of the hard loss, in [0, 1]
                  soft_loss:str="kld", # "kld", "mse", "reverse_kld" or "jsd"
                  temperature:float=2.0 # softmax temperature of the soft loss
