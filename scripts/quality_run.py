@@ -152,7 +152,7 @@ def combine(out):
     "Join every stage's sweep.csv into quality.csv and quality.png."
     dfs = [pd.read_csv(f).assign(stage=f.parent.name) for f in sorted(out.glob("*/sweep.csv"))]
     df = pd.concat(dfs, ignore_index=True)
-    df["shared"] = df["shared"].fillna("") if "shared" in df else ""
+    df["shared"] = df["shared"].astype(object).where(df["shared"].notna(), "") if "shared" in df else ""
     hard = df[(df.alpha == 1) & (df.shared == "")]
     for soft in sorted(set(df.soft_loss) - set(hard.soft_loss)):   # alpha = 1: the soft loss has weight 0, the same run
         if len(hard):
