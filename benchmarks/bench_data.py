@@ -33,7 +33,13 @@ def distill_edu_cached(reviews, tokenizer, max_length=128, stride=64):
     "distill_edu when the stream is in its disk cache (a temporary cache folder, filled by the warm-up)."
     return distill_edu_prep(reviews, tokenizer, max_length, stride, cache=True)
 
-PREPS = {"reference": reference_prep, "distill_edu": distill_edu_prep, "distill_edu, cached stream": distill_edu_cached}
+def tiktoken_only(reviews, tokenizer, max_length=128, stride=64):
+    "The floor of any from-scratch pipeline: tiktoken's byte-pair encoding of the raw reviews on all cores, nothing else."
+    from distill_edu.data import fast_bpe
+    return fast_bpe(tokenizer).encode_ordinary_batch(reviews, num_threads=os.cpu_count() or 1)
+
+PREPS = {"reference": reference_prep, "distill_edu": distill_edu_prep, "distill_edu, cached stream": distill_edu_cached,
+         "floor: tiktoken encoding alone (no cleaning, no windows)": tiktoken_only}
 
 def run_one(variant, n, repeat, source, what):
     "In a fresh process: `what` = 'memory' (one run, freed blocks returned to the system) or 'time' (warm-up + `repeat` runs)."
@@ -49,7 +55,7 @@ def run_one(variant, n, repeat, source, what):
         release_freed_memory()
         with PeakMemory() as pm:
             start = rss(); out = prep(reviews, tok); held = rss() - start
-        print(json.dumps({"windows": len(out), "peak_MiB": pm.peak / 2**20 if pm.peak is not None else None, "held_MiB": held / 2**20}))
+        print(json.dumps({"windows": None if prep is tiktoken_only else len(out), "peak_MiB": pm.peak / 2**20 if pm.peak is not None else None, "held_MiB": held / 2**20}))
         return
     # what == "time": both variants in this process, interleaved, so background load hits them alike
     distill_edu_prep(reviews[:100], tok)
