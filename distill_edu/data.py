@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 from .resources import cache_dir, package_dir, imdb_path, in_test
 from .models import document_separator, hub_reachable
+from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 # %% ../nbs/11_data.ipynb #3c5ef5a0
 MODES = {"tiny": 1_000, "small": 10_000, "full": 100_000}
@@ -152,14 +153,6 @@ def _fingerprint(tokenizer)->str:
 
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""   # GPT-2's pre-tokenizer regex
 
-def _byte_of_char()->dict:
-    "GPT-2's byte-level alphabet: the printable character that stands for each of the 256 bytes, inverted."
-    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs: bs.append(b); cs.append(256 + n); n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
-
 _FAST_BPE = {}
 
 def fast_bpe(tokenizer # a Hugging Face tokenizer
@@ -180,7 +173,7 @@ def _build_fast_bpe(tokenizer):
     if model.get("type") != "BPE" or spec.get("normalizer") or model.get("byte_fallback") or model.get("ignore_merges"): return None
     if (pre.get("type"), pre.get("add_prefix_space"), pre.get("use_regex")) != ("ByteLevel", False, True): return None
     vocab, merges = model["vocab"], [m.split(" ") if isinstance(m, str) else m for m in model["merges"]]
-    byte_of = _byte_of_char()
+    byte_of = {c: b for b, c in bytes_to_unicode().items()}   # GPT-2's printable stand-in for each byte, inverted
     # GPT-2's construction, which tiktoken reproduces: ids 0-255 are the 256 bytes, then merge i makes token 256 + i
     if sorted(vocab.get(c, -1) for c in byte_of) != list(range(256)): return None
     if any(vocab.get(a + b) != 256 + i for i, (a, b) in enumerate(merges)): return None
@@ -188,13 +181,12 @@ def _build_fast_bpe(tokenizer):
     try: ranks = {bytes(byte_of[c] for c in t): i for t, i in vocab.items() if t not in added}
     except KeyError: return None
     if sorted(ranks.values()) != list(range(len(ranks))): return None
-    enc = tiktoken.Encoding(f"distill_edu-{len(ranks)}", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
-    enc.added_tokens = sorted(added)
-    return enc
+    return tiktoken.Encoding(f"distill_edu-{len(ranks)}", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
 
 def _encode(tokenizer, texts:list[str], fast=None)->list[list[int]]:
     "Token ids of `texts` without special tokens: tiktoken's encoder `fast` if given, else straight from the Rust tokenizer."
-    if fast is not None and not any(s in t for s in fast.added_tokens for t in texts):   # (an added token inside text: HF path)
+    added = tokenizer.get_added_vocab() if fast is not None else ()
+    if fast is not None and not any(s in t for s in added for t in texts):   # (an added token inside text: HF path)
         return fast.encode_ordinary_batch(texts, num_threads=os.cpu_count() or 1)
     bt = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
     if bt is not None and hasattr(bt, "encode_batch_fast"): return [e.ids for e in bt.encode_batch_fast(texts, add_special_tokens=False)]
