@@ -35,3 +35,25 @@ def test_ci_runs_readme_commands():
     ci = (ROOT/".ci"/"run").read_text(encoding="utf-8")
     install, test = _sh_blocks(readme)[0], _sh_blocks(readme)[-1]
     assert install in ci and test in ci
+
+def _sync_readme():
+    "scripts/sync_readme.py as a module (it is a script, not part of the package)."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("sync_readme", ROOT/"scripts"/"sync_readme.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+def test_readme_is_written_from_index():
+    "README.md is exactly nbs/index.ipynb's markdown (one source); fix with `python scripts/sync_readme.py`."
+    assert (ROOT/"README.md").read_text(encoding="utf-8") == _sync_readme().readme_text(ROOT), \
+        "README.md differs from nbs/index.ipynb: edit the notebook, then run python scripts/sync_readme.py"
+
+def test_nbdev_docs_leaves_readme_alone():
+    "nbdev_docs renders README.md from `readme_nb` when that notebook is newer: settings.ini must name none that exists."
+    from nbdev.config import get_config
+    from nbdev.quarto import _doc_mtime_not_older
+    cfg = get_config(path=ROOT)
+    assert not (cfg.nbs_path/cfg.readme_nb).exists(), \
+        f"settings.ini readme_nb = {cfg.readme_nb}: nbdev_docs would rewrite README.md from it with Quarto's gfm writer"
+    assert _doc_mtime_not_older(ROOT/"README.md", cfg.nbs_path/cfg.readme_nb)  # nbdev_readme(chk_time=True) skips
