@@ -2,7 +2,7 @@
 -- library to the absolute doc_host address (https://distill-edu.github.io/distill_edu/page.html#name).
 -- All pages of the course sit in one folder, so the page-relative link (page.html#name) reaches the
 -- same place on the published site and also stays inside a local preview (nbdev_preview).
--- SITE must be settings.ini's doc_host + doc_baseurl + "/" (tests/test_site_links.py checks it).
+-- SITE must be settings.ini's doc_host + doc_baseurl + "/" (tests/test_site_config.py checks it).
 local SITE = "https://distill-edu.github.io/distill_edu/"
 
 function Link(el)
