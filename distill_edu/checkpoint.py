@@ -22,7 +22,7 @@ def rng_state()->dict:
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
-def set_rng_state(state:dict # what `rng_state()` returned
+def set_rng_state(state:dict # what rng_state() returned
                  ):
     "Restore the random states saved by `rng_state`."
     v, keys, gauss = state["python"]
@@ -82,7 +82,7 @@ def _check_shapes(path, saved, model, config):
         raise ValueError(f"{path} does not belong to this model ({len(wrong)} shape mismatches, {len(missing)} missing, {len(extra)} unexpected tensors; "
                          f"e.g. {(wrong + missing + extra)[:3]}).{desc} Build the model with the same config (make_student(config=...)) before loading.")
 
-def load_checkpoint(path:str|Path, # a file written by `save_checkpoint`
+def load_checkpoint(path:str|Path, # a file written by save_checkpoint
                     model:nn.Module, # receives the saved weights (same architecture)
                     optimizer:torch.optim.Optimizer|None=None, # receives the saved optimizer state, if given
                     map_location:str|torch.device="cpu", # where to load tensors first
