@@ -34,7 +34,8 @@ def pandoc_id(heading: str) -> str:
     "pandoc's auto identifier of a heading's markdown text (extension auto_identifiers)."
     t = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)          # links and images: their text
     t = re.sub(r"(`+)(.*?)\1", r"\2", t)                               # code: its content
-    t = re.sub(r"(?<![\w\\])([*_]{1,3})(?=\S)(.+?)(?<=\S)\1(?!\w)", r"\2", t)  # emphasis markers (not intraword _)
+    t = re.sub(r"(?<!\\)(\*{1,3})(?=\S)(.+?)(?<=\S)\1", r"\2", t)           # *emphasis*
+    t = re.sub(r"(?<!\S)(_{1,3})(?=\S)(.+?)(?<=\S)\1(?!\S)", r"\2", t)       # _emphasis_ (not name__x__)
     t = t.replace("\\", "").replace("$", "")
     t = "".join(ch for ch in t if ch.isalnum() or ch in "_-." or ch.isspace())
     t = re.sub(r"\s+", "-", t.strip()).lower()
@@ -186,5 +187,6 @@ def test_the_check_finds_each_kind():
     two = {"cell_type": "code", "source": "show_doc(f)\nshow_doc(g)", "outputs": []}
     assert len(show_doc_problems({"cells": [two, show_doc]})) == 1
     assert anchors(b) == {"the-formulas", "thing"}
-    assert [pandoc_id(h) for h in ("`kld_loss`", "Explorer.set", "1. Why *this*?", "_blank", "The α lesson")] == \
-        ["kld_loss", "explorer.set", "why-this", "blank", "the-α-lesson"]
+    assert [pandoc_id(h) for h in ("`kld_loss`", "Explorer.set", "1. Why *this*?", "_blank", "The α lesson",
+                                   "LiveTeacher.__call__", "The gradient: $T\\,(q - p)$")] == \
+        ["kld_loss", "explorer.set", "why-this", "blank", "the-α-lesson", "liveteacher.__call__", "the-gradient-tq---p"]
