@@ -190,3 +190,9 @@ def test_the_check_finds_each_kind():
     assert [pandoc_id(h) for h in ("`kld_loss`", "Explorer.set", "1. Why *this*?", "_blank", "The α lesson",
                                    "LiveTeacher.__call__", "The gradient: $T\\,(q - p)$")] == \
         ["kld_loss", "explorer.set", "why-this", "blank", "the-α-lesson", "liveteacher.__call__", "the-gradient-tq---p"]
+
+def test_link_filter_ships_with_the_processed_site():
+    "nbdev copies nbs/site_links.lua into _proc/, where Quarto (run in _proc/) finds the filter _quarto.yml names."
+    site()
+    assert (PROC/"site_links.lua").read_bytes() == (NBS/"site_links.lua").read_bytes()
+    assert "site_links.lua" in (PROC/"_quarto.yml").read_text(encoding="utf-8")
