@@ -2,7 +2,7 @@
 // usage: node tests/katex_check.mjs FORMULAS_JSON
 // FORMULAS_JSON is a list of {"tex": "...", "display": true|false}; prints a JSON list with, for
 // each formula, null when KaTeX renders it or KaTeX's error message when it refuses it.
-// KaTeX is loaded from tests/site/node_modules (npm install --prefix tests/site).
+// KaTeX is loaded from tests/site/node_modules (npm ci --prefix tests/site).
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 

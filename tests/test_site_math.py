@@ -4,10 +4,10 @@ Formulas are taken as pandoc (inside Quarto) finds them: `$...$` and `$$...$$` i
 and in markdown outputs of every notebook, outside code; and the docstrings of the library's public
 functions, which show_doc puts on the reference pages. Each is rendered with KaTeX from npm run by
 node (`throwOnError: true`, display mode for `$$`), as the browser will. KaTeX is installed into
-tests/site/node_modules on first use (`npm install --prefix tests/site`); without node the test is
+tests/site/node_modules on first use (`npm ci --prefix tests/site`); without node the test is
 skipped with the reason.
 """
-import ast, json, re, shutil, subprocess
+import ast, json, re, shutil, subprocess, tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,17 +83,18 @@ def ensure_katex() -> None:
     "Install KaTeX into tests/site/node_modules unless it is there; skip without node or npm."
     if NODE is None: pytest.skip("node is not on the PATH: install Node.js to check the formulas with KaTeX")
     if (SITE/"node_modules"/"katex"/"package.json").exists(): return
-    if NPM is None: pytest.skip("npm is not on the PATH: run `npm install --prefix tests/site` to check the formulas")
-    r = subprocess.run([NPM, "install", "--no-audit", "--no-fund", "--prefix", str(SITE)], capture_output=True, text=True)
-    assert r.returncode == 0, f"`npm install --prefix tests/site` failed (KaTeX is needed for this check):\n{r.stderr[-2000:]}"
+    if NPM is None: pytest.skip("npm is not on the PATH: run `npm ci --prefix tests/site` to check the formulas")
+    # `npm ci` installs exactly tests/site/package-lock.json and never rewrites it
+    r = subprocess.run([NPM, "ci", "--no-audit", "--no-fund", "--prefix", str(SITE)], capture_output=True, text=True)
+    assert r.returncode == 0, f"`npm ci --prefix tests/site` failed (KaTeX is needed for this check):\n{r.stderr[-2000:]}"
 
 def katex_errors(items: list[tuple[str, bool]]) -> list:
     "KaTeX's error message (None when it renders) for each (tex, display)."
     ensure_katex()
-    f = SITE/"formulas.tmp.json"
-    f.write_text(json.dumps([{"tex": t, "display": d} for t, d in items]), encoding="utf-8")
-    try: r = subprocess.run([NODE, str(ROOT/"tests"/"katex_check.mjs"), str(f)], capture_output=True, text=True, timeout=300)
-    finally: f.unlink()
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d)/"formulas.json"
+        f.write_text(json.dumps([{"tex": t, "display": d} for t, d in items]), encoding="utf-8")
+        r = subprocess.run([NODE, str(ROOT/"tests"/"katex_check.mjs"), str(f)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, f"node tests/katex_check.mjs failed:\n{r.stderr[-2000:]}"
     return json.loads(r.stdout)["errors"]
 
