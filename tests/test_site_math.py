@@ -91,8 +91,8 @@ def ensure_katex() -> None:
 def katex_errors(items: list[tuple[str, bool]]) -> list:
     "KaTeX's error message (None when it renders) for each (tex, display)."
     ensure_katex()
-    with tempfile.TemporaryDirectory() as d:
-        f = Path(d)/"formulas.json"
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp)/"formulas.json"
         f.write_text(json.dumps([{"tex": t, "display": d} for t, d in items]), encoding="utf-8")
         r = subprocess.run([NODE, str(ROOT/"tests"/"katex_check.mjs"), str(f)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, f"node tests/katex_check.mjs failed:\n{r.stderr[-2000:]}"
