@@ -69,7 +69,7 @@ def _read(path, map_location):
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise ValueError(f"{path} holds objects that are not plain tensors or values; refusing to unpickle it (weights_only=True): {_last_line(e)}") from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
+    except Exception as e:   # bytes that are not a checkpoint make torch.load raise almost anything (IndexError, KeyError, ...)
         raise ValueError(f"{path} is truncated or corrupt ({type(e).__name__}: {_last_line(e)}). Delete it and resume from an earlier checkpoint.") from e
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise ValueError(f"{path} is not a distill_edu checkpoint (written by save_checkpoint).")

@@ -1,5 +1,5 @@
 "Every documented bad input to `distill-edu`: a non-zero exit, exactly one line on stderr, no traceback, and no checkpoint touched."
-import hashlib, json, os, re, warnings, pytest, torch
+import hashlib, json, os, random, re, warnings, pytest, torch
 from pathlib import Path
 from transformers import GPT2Config, GPT2LMHeadModel
 from distill_edu.cli import main
@@ -7,6 +7,8 @@ from distill_edu.checkpoint import save_checkpoint
 from distill_edu.models import load_tokenizer
 
 N_POSITIONS = 64   # the tiny teacher's context: --context-size above it is a bad input
+# random bytes on which torch.load raises UnpicklingError (most do), IndexError, KeyError, UnicodeDecodeError
+GARBAGE = (0, 2, 20, 195)
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
@@ -27,7 +29,7 @@ def tiny(tmp_path_factory):
     (d/"no_text.jsonl").write_text("\n".join(json.dumps({"review": json.loads(l)["text"]}) for l in lines) + "\n")
     (d/"latin1.jsonl").write_bytes("\n".join(lines[:5] + ['{"text": "un film tr\xe8s r\xe9ussi"}']).encode("latin-1") + b"\n")
     (d/"empty_folder").mkdir()
-    (d/"garbage.pt").write_bytes(os.urandom(4096))
+    for seed in GARBAGE: (d/f"garbage{seed}.pt").write_bytes(random.Random(seed).randbytes(4096))
     torch.manual_seed(1)   # a real distill_edu checkpoint, but of a student with another shape (n_embd 8, not 16)
     save_checkpoint(d/"foreign.pt", GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=8, n_layer=1, n_head=2, n_positions=16)))
     assert main(["train", *args(d, "--batch-size", "2", "--max-steps", "1", "--out", str(d/"run"))]) == 0
@@ -75,9 +77,9 @@ CASES = [
     case("jsonl-without-text", "train", ["--data", "{d}/no_text.jsonl"], "'text'"),
     case("non-utf8", "train", ["--data", "{d}/latin1.jsonl"], "utf-8"),
     case("empty-folder", "train", ["--data", "{d}/empty_folder"], "empty_folder"),
-    case("garbage-checkpoint-resume", "train", ["--resume", "{d}/garbage.pt"], "garbage.pt"),
-    case("garbage-checkpoint-evaluate", "evaluate", ["{d}/garbage.pt"], "garbage.pt"),
-    case("garbage-checkpoint-generate", "generate", ["{d}/garbage.pt", "--max-new-tokens", "2", "--prompt", "The movie"], "garbage.pt"),
+    *[case(f"garbage{g}-checkpoint-resume", "train", ["--resume", f"{{d}}/garbage{g}.pt"], f"garbage{g}.pt") for g in GARBAGE],
+    *[case(f"garbage{g}-checkpoint-evaluate", "evaluate", [f"{{d}}/garbage{g}.pt"], f"garbage{g}.pt") for g in GARBAGE],
+    case("garbage2-checkpoint-generate", "generate", ["{d}/garbage2.pt", "--max-new-tokens", "2", "--prompt", "The movie"], "garbage2.pt"),
     case("foreign-checkpoint-resume", "train", ["--resume", "{d}/foreign.pt"], "does not belong to this model"),
     case("foreign-checkpoint-evaluate", "evaluate", ["{d}/foreign.pt"], "does not belong to this model"),
     case("foreign-checkpoint-generate", "generate", ["{d}/foreign.pt", "--max-new-tokens", "2", "--prompt", "The movie"], "does not belong to this model"),
