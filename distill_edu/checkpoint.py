@@ -61,14 +61,16 @@ def save_checkpoint(path:str|Path, # where to write (folders are created)
     return path
 
 # %% ../nbs/13_checkpoint.ipynb #1a21402e
+def _last_line(e): return (str(e).strip().splitlines() or [""])[-1]   # torch's messages span lines: keep the specific one
+
 def _read(path, map_location):
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"No checkpoint at {path}. Check the path, or start from scratch (there is nothing to resume).")
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise ValueError(f"{path} holds objects that are not plain tensors or values; refusing to unpickle it (weights_only=True). {e}") from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise ValueError(f"{path} is truncated or corrupt ({type(e).__name__}: {e}). Delete it and resume from an earlier checkpoint.") from e
+        raise ValueError(f"{path} holds objects that are not plain tensors or values; refusing to unpickle it (weights_only=True): {_last_line(e)}") from e
+    except Exception as e:   # bytes that are not a checkpoint make torch.load raise almost anything (IndexError, KeyError, ...)
+        raise ValueError(f"{path} is truncated or corrupt ({type(e).__name__}: {_last_line(e)}). Delete it and resume from an earlier checkpoint.") from e
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise ValueError(f"{path} is not a distill_edu checkpoint (written by save_checkpoint).")
     return ck

@@ -273,9 +273,15 @@ def generate_response(prompt:str, # the text to continue
     dev = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     kw = dict(do_sample=True, temperature=temperature, top_p=top_p) if do_sample else dict(do_sample=False)
-    was_training = model.training
-    model.eval()                           # no dropout while generating; the previous mode is restored below
-    try: out = model.generate(ids.to(dev), attention_mask=torch.ones_like(ids).to(dev), max_new_tokens=max_new_tokens,
-                              pad_token_id=pad, **kw)
-    finally: model.train(was_training)
+    was_training, cfg = model.training, model.config
+    # transformers drops an all-ones attention mask inside `generate`, and the model then warns "We strongly recommend
+    # passing in an attention_mask" whenever the pad (= eos) token is first or last. One prompt is never padded: the
+    # model's pad id is unset while generating (the generation uses `pad` above), and restored below with the mode.
+    saved_pad = getattr(cfg, "pad_token_id", None)
+    model.eval()                           # no dropout while generating
+    try:
+        cfg.pad_token_id = None
+        out = model.generate(ids.to(dev), attention_mask=torch.ones_like(ids).to(dev), max_new_tokens=max_new_tokens,
+                             pad_token_id=pad, **kw)
+    finally: model.train(was_training); cfg.pad_token_id = saved_pad
     return tokenizer.decode(out[0], skip_special_tokens=True)

@@ -1,5 +1,5 @@
 "Cross-cutting checks of the teacher-logit cache: it drives the trainer like a live teacher does."
-import numpy as np, pytest, torch
+import math, numpy as np, pytest, torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from distill_edu.cache import (teacher_cache, TeacherCache, SparseKDCriterion, sparsify_logits, sparse_targets,
                                sparse_kd_loss, sparse_error, sparse_bytes_per_token)
@@ -90,13 +90,27 @@ def test_bf16_exact_round_trip(setup):
     with torch.no_grad(): want = teacher(x).logits.to(torch.bfloat16)
     torch.testing.assert_close(got, want, atol=0, rtol=0)
 
+def fp16_storage_bound_pct(zt, zs, T):
+    """Bound (in % of the exact KL) on the error of the sparse KL with k = V: only the fp16 storage of p is left.
+    Each stored probability is off by at most u16 = 2^-11 relative (2^-25 absolute below fp16's normal range, all of it
+    when it flushes to 0), and so is p_T = p^(1/T)/c_T. That moves the head terms by ≤ Σ p_T·r·(|log p_T/q_T| + 1), and
+    leaves a rest mass p_r ≤ Σ p_T·r (+ float32 rounding of 1 - Σp, V·2^-24) whose term p_r·log(p_r/q_r) is at most
+    p_r·log(1e30) (the loss clamps q_r at 1e-30, and with k = V q_r is float32 rounding noise). Computed in float64."""
+    p1, pT = torch.softmax(zt.double(), -1), torch.softmax(zt.double() / T, -1)
+    lqT = torch.log_softmax(zs.double() / T, -1)
+    r = torch.maximum(torch.full_like(p1, 2.0**-11), 2.0**-25 / p1).clamp_max(1)
+    head = (pT * r * ((pT.log() - lqT).abs() + 1)).sum(-1)
+    rest = ((pT * r).sum(-1) + zt.shape[-1] * 2.0**-24) * math.log(1e30)
+    exact = (pT * (pT.log() - lqT)).sum(-1)
+    return 100 * ((head + rest).mean() / exact.mean()).item()
+
 def test_sparse_error_reports_the_rest_bucket_bias():
     torch.manual_seed(0)
     zt, zs = torch.randn(2, 8, 200) * 3, torch.randn(2, 8, 200)
     rest = sparse_error(zt, zs, k=10, samples=0, temperature=2.0)
     assert rest["KL sparse"] < rest["KL exact"]                       # the log-sum inequality
     whole = sparse_error(zt, zs, k=200, samples=0, temperature=2.0)
-    assert abs(whole["rel. error of mean %"]) < 0.2 and whole["grad cosine"] > 0.9999
+    assert abs(whole["rel. error of mean %"]) <= fp16_storage_bound_pct(zt, zs, 2.0) and whole["grad cosine"] > 0.9999
     assert sparse_bytes_per_token(16, 92) == 256
 
 @pytest.mark.slow

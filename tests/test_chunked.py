@@ -67,7 +67,9 @@ def test_fused_head_matches_unfused():
         stu.zero_grad(); ref, _ = crit(stu(ids).logits, ids, TeacherTargets(logits=zt)); ref.backward()
         want = {n: p.grad.clone() for n, p in stu.named_parameters()}
         stu.zero_grad(); got, _ = crit.loss_from_model(stu, ids, TeacherTargets(logits=zt)); got.backward()
-        assert abs(got.item() - ref.item()) < 1e-5
+        # float32 both ways, blocked differently: each logit is a length-16 dot product and each row a sum over V,
+        # so the losses agree to ≤ (16 + V + B·S)·u32 relative
+        assert abs(got.item() - ref.item()) <= (16 + V + B * S) * 2.0**-24 * abs(ref.item())
         for n, p in stu.named_parameters(): torch.testing.assert_close(p.grad, want[n], atol=1e-5, rtol=1e-4)
 
 def test_bad_inputs():

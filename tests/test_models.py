@@ -105,3 +105,29 @@ def test_teacher_errors_fail_fast(monkeypatch, tmp_path):
 
 def test_document_separator(tok):
     assert document_separator(tok) == 50256 == tok.eos_token_id
+
+def test_generate_response_passes_an_attention_mask(tok):
+    "No 'We strongly recommend passing in an attention_mask' warning, even when the prompt ends with the pad (= eos) token."
+    import logging, warnings
+    m = make_student(tok, seed=0, n_embd=16, n_layer=1, n_head=2, n_positions=64)
+    prompt = "The movie" + tok.eos_token                 # pad == eos for GPT-2: a padded-looking prompt
+    ids = tok(prompt, return_tensors="pt")["input_ids"]
+    assert ids[0, -1].item() == m.config.pad_token_id
+    def transformers_messages(f):
+        "What `f()` sends to transformers' loggers and to Python warnings (warning_once's memory is cleared first)."
+        logging.Logger.warning_once.cache_clear()
+        records = []
+        class Keep(logging.Handler):
+            def emit(self, r): records.append(r.getMessage())
+        h, lg = Keep(level=logging.WARNING), logging.getLogger("transformers")
+        lg.addHandler(h)
+        try:
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always"); f()
+        finally: lg.removeHandler(h)
+        return " ".join(records + [str(x.message) for x in w])
+    torch.manual_seed(0); was_training = m.training
+    assert "attention_mask" not in transformers_messages(lambda: generate_response(prompt, tok, m, max_new_tokens=4))
+    assert m.config.pad_token_id == tok.eos_token_id and m.training == was_training   # the model is left as it was
+    # the check can fail: the same prompt without a mask draws the warning
+    assert "attention_mask" in transformers_messages(lambda: m.generate(ids, max_new_tokens=4, pad_token_id=tok.eos_token_id))
