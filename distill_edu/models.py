@@ -114,9 +114,12 @@ def _convert_smollm2(folder:Path):
     gguf = smollm2_gguf_path()
     try: import gguf as _, accelerate as _
     except ImportError as e: raise MissingResource(f"Loading a GGUF needs `gguf` and `accelerate`: pip install gguf accelerate ({e})") from e
+    from transformers.initialization import no_init_weights
     src = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    model = AutoModelForCausalLM.from_config(src.config, dtype=torch.float32)
-    model.load_state_dict(src.state_dict())
+    cfg = src.config
+    if hasattr(cfg, "quantization_config"): del cfg.quantization_config   # what we save is plain fp32, not GGUF blocks
+    with no_init_weights(): model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)   # no random init: every weight is replaced
+    model.load_state_dict(src.state_dict(), assign=True)   # take the dequantized tensors themselves, no copy
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     model.save_pretrained(tmp); _publish(tmp, folder)
 
