@@ -117,11 +117,16 @@ def sparsify_logits(logits:Tensor, # (..., V) full teacher logits
                            "tail_idx": torch.zeros(N, samples, dtype=torch.long, device=dev)}
     chunk = min(N, chunk or (max(1, 2**20 // V) if dev.type == "cpu" else N))
     bufs = torch.empty(3, chunk, V, device=dev)
-    for a in range(0, N, chunk):
-        b = min(N, a + chunk)
-        _sparsify_rows(z[a:b].float(), k, samples, ts, offsets[a:b], {
-            "head_p": out["head_p"][a:b], "head_idx": out["head_idx"][a:b],
-            **{T: {n: x[a:b] for n, x in out[T].items()} for T in ts}}, *bufs[:, :b - a])
+    threads = torch.get_num_threads()
+    # small chunks on one thread: with several, every op ends in a thread barrier, ruinous when the cores are busy
+    if dev.type == "cpu": torch.set_num_threads(1)
+    try:
+        for a in range(0, N, chunk):
+            b = min(N, a + chunk)
+            _sparsify_rows(z[a:b].float(), k, samples, ts, offsets[a:b], {
+                "head_p": out["head_p"][a:b], "head_idx": out["head_idx"][a:b],
+                **{T: {n: x[a:b] for n, x in out[T].items()} for T in ts}}, *bufs[:, :b - a])
+    finally: torch.set_num_threads(threads)
     return {"head_p": out["head_p"].reshape(*lead, k), "head_idx": out["head_idx"].reshape(*lead, k),
             **{T: {"log_c": o["log_c"].reshape(lead), "negentropy": o["negentropy"].reshape(lead),
                    "tail_idx": o["tail_idx"].reshape(*lead, samples)} for T, o in ((T, out[T]) for T in ts)}}

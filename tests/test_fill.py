@@ -78,3 +78,10 @@ def test_shapes_dtypes_and_low_precision_input():
     zb = z.bfloat16()   # a bf16 teacher's logits: converted chunk by chunk, same as converting first
     a, b = sparsify_logits(zb, 6, 9, (2.0,), off, chunk=4), sparsify_logits(zb.float(), 6, 9, (2.0,), off, chunk=4)
     assert torch.equal(a["head_idx"], b["head_idx"]) and torch.equal(a[2.0]["tail_idx"], b[2.0]["tail_idx"])
+
+def test_thread_count_restored():
+    "The fill runs its small chunks on one thread and gives the process its threads back, also after an error."
+    n = torch.get_num_threads()
+    sparsify_logits(torch.randn(4, 50), 3, 5)
+    with pytest.raises(RuntimeError): sparsify_logits(torch.randn(4, 50), 3, 5, offsets=torch.rand(2))   # too few offsets: fails inside the loop
+    assert torch.get_num_threads() == n
