@@ -50,46 +50,86 @@ def sparse_bytes_per_token(k:int=16, # top tokens kept per position
     return k * (2 + ib) + n_temperatures * (samples * ib + 8)
 
 # %% ../nbs/22_teacher_cache.ipynb #4f9836c5
+def _tail_samples(w:Tensor, # (N, V) non-negative tail weights per row; overwritten by their running sums
+                  offsets:Tensor, # (N,) uniform numbers in [0, 1), one per row
+                  m:int # samples per row
+                 )->Tensor:
+    "`m` systematic samples per row from the (renormalised) weights `w`, using `w`'s memory for the CDF."
+    V = w.shape[-1]
+    cdf = torch.cumsum(w, -1, out=w)                 # in place: no V-sized temporary
+    total = cdf[:, -1:]
+    u = (torch.arange(m, device=w.device, dtype=w.dtype) + offsets[:, None].to(w.dtype)) / m
+    idx = torch.searchsorted(cdf, u * total, right=True)   # compare with u·total instead of dividing the CDF
+    empty = (total[:, 0] <= 0).nonzero()[:, 0]
+    if len(empty):                                   # no tail mass: a uniform CDF, as if every weight were equal
+        grid = torch.linspace(0, 1, V + 1, device=w.device, dtype=w.dtype)[1:].expand(len(empty), V).contiguous()
+        idx[empty] = torch.searchsorted(grid, u[empty].contiguous(), right=True)
+    return idx.clamp_max_(V - 1)
+
 def _systematic(tail:Tensor, # (N, V) non-negative tail weights per row
                 offsets:Tensor, # (N,) uniform numbers in [0, 1), one per row
                 m:int # samples per row
                )->Tensor:
     "`m` systematic samples per row from the (renormalised) weights: the tokens at evenly spaced points of the CDF."
-    cdf = tail.cumsum(-1)
-    total = cdf[:, -1:]
-    ok = total > 0
-    cdf = torch.where(ok, cdf / total.clamp_min(torch.finfo(cdf.dtype).tiny), torch.linspace(0, 1, tail.shape[-1] + 1, device=tail.device)[1:])
-    u = (torch.arange(m, device=tail.device, dtype=cdf.dtype) + offsets[:, None].to(cdf.dtype)) / m
-    return torch.searchsorted(cdf, u.contiguous(), right=True).clamp_max(tail.shape[-1] - 1)
+    return _tail_samples(tail.float().clone(), offsets, m)
+
+def _sparsify_rows(z:Tensor, # (R, V) float32 logits of a few rows
+                   k:int, samples:int, ts:tuple, # the sparse settings
+                   offsets:Tensor, # (R,) systematic-sampling offsets
+                   out:dict, # the full outputs; row slices of them are written
+                   d:Tensor, e:Tensor, w:Tensor # (R, V) work buffers, reused across chunks (no fresh pages per chunk)
+                  ):
+    "Fill the sparse targets of rows `z` into `out`, with no V-sized allocation and no per-position Python."
+    torch.sub(z, z.amax(-1, keepdim=True), out=d)   # log-weights relative to the row maximum: ≤ 0
+    d.clamp_min_(torch.finfo(d.dtype).min)           # -inf logits → a huge negative: exp gives 0 and 0·d stays 0
+    head_i = z.topk(k, -1).indices if k else torch.zeros(len(z), 0, dtype=torch.long, device=z.device)
+    log_s1 = torch.exp(d, out=e).sum(-1).log()       # log Σ exp(z - max): log p1 = d - log_s1 (as log_softmax does)
+    out["head_idx"].copy_(head_i)
+    out["head_p"].copy_((d.gather(-1, head_i) - log_s1[:, None]).exp())
+    for T in sorted(ts, key=lambda T: T != 1):       # T = 1 first: it reuses e = exp(d)
+        if T != 1: torch.mul(d, 1 / T, out=e).exp_()  # e = exp(d / T): the unnormalised p_T
+        log_s = e.sum(-1).log()
+        # Σ p log p = Σ (e/s)(d/T - log s) = (Σ e·d) / (T s) - log s
+        out[T]["negentropy"].copy_(torch.mul(e, d, out=w).sum(-1) / (T * log_s.exp()) - log_s)
+        out[T]["log_c"].copy_(log_s - log_s1 / T if T != 1 else torch.zeros_like(log_s))
+        if samples:
+            e.scatter_(-1, head_i, 0.)               # the tail: the head's weights removed
+            out[T]["tail_idx"].copy_(_tail_samples(e, offsets, samples))
 
 def sparsify_logits(logits:Tensor, # (..., V) full teacher logits
                     k:int=16, # top tokens kept exactly
                     samples:int=92, # tail tokens sampled per temperature (0: a "rest" bucket instead)
                     temperatures=(2.0,), # the temperatures the loss will use
-                    offsets:Tensor|None=None # (...) uniform numbers in [0, 1) for the systematic samples; random when None
+                    offsets:Tensor|None=None, # (...) uniform numbers in [0, 1) for the systematic samples; random when None
+                    chunk:int|None=None # rows per pass; default: about 4 MB of fp32 logits on a CPU (stays in cache), all rows elsewhere
                    )->dict:
     "The sparse teacher targets of `logits`: top-k head at T = 1 and, per temperature, tail samples, $c_T$ and the entropy term."
     ts = _temperatures(temperatures)
     V = logits.shape[-1]
     _check_sizes(k, samples, V)
-    lead = logits.shape[:-1]
-    lp1 = torch.log_softmax(logits.detach().float().reshape(-1, V), -1)
-    if offsets is None: offsets = torch.rand(lp1.shape[0])
-    offsets = offsets.reshape(-1)
-    head_v, head_i = lp1.topk(k, -1) if k else (lp1[:, :0], torch.zeros(lp1.shape[0], 0, dtype=torch.long))
-    out = {"head_p": head_v.exp().half().reshape(*lead, k), "head_idx": head_i.reshape(*lead, k)}
-    for T in ts:
-        lpT = lp1 if T == 1 else torch.log_softmax(lp1 / T, -1)
-        pT = lpT.exp()
-        log_c = torch.zeros(lp1.shape[0]) if T == 1 else torch.logsumexp(lp1 / T, -1)
-        negent = torch.where(pT > 0, pT * lpT, 0.).sum(-1)
-        d = {"log_c": log_c.reshape(lead), "negentropy": negent.reshape(lead)}
-        if samples:
-            tail = pT.scatter(-1, head_i, 0.) if k else pT
-            d["tail_idx"] = _systematic(tail, offsets, samples).reshape(*lead, samples)
-        else: d["tail_idx"] = torch.zeros(*lead, 0, dtype=torch.long)
-        out[T] = d
-    return out
+    lead, dev = logits.shape[:-1], logits.device
+    z = logits.detach().reshape(-1, V)
+    N = z.shape[0]
+    if offsets is None: offsets = torch.rand(N)
+    offsets = offsets.reshape(-1).to(dev)
+    out = {"head_p": torch.empty(N, k, dtype=torch.half, device=dev), "head_idx": torch.empty(N, k, dtype=torch.long, device=dev)}
+    for T in ts: out[T] = {"log_c": torch.empty(N, device=dev), "negentropy": torch.empty(N, device=dev),
+                           "tail_idx": torch.zeros(N, samples, dtype=torch.long, device=dev)}
+    chunk = min(N, chunk or (max(1, 2**20 // V) if dev.type == "cpu" else N))
+    bufs = torch.empty(3, chunk, V, device=dev)
+    threads = torch.get_num_threads()
+    # small chunks on one thread: with several, every op ends in a thread barrier, ruinous when the cores are busy
+    if dev.type == "cpu": torch.set_num_threads(1)
+    try:
+        for a in range(0, N, chunk):
+            b = min(N, a + chunk)
+            _sparsify_rows(z[a:b].float(), k, samples, ts, offsets[a:b], {
+                "head_p": out["head_p"][a:b], "head_idx": out["head_idx"][a:b],
+                **{T: {n: x[a:b] for n, x in out[T].items()} for T in ts}}, *bufs[:, :b - a])
+    finally: torch.set_num_threads(threads)
+    return {"head_p": out["head_p"].reshape(*lead, k), "head_idx": out["head_idx"].reshape(*lead, k),
+            **{T: {"log_c": o["log_c"].reshape(lead), "negentropy": o["negentropy"].reshape(lead),
+                   "tail_idx": o["tail_idx"].reshape(*lead, samples)} for T, o in ((T, out[T]) for T in ts)}}
 
 # %% ../nbs/22_teacher_cache.ipynb #ec53e81a
 def _key(name, T): return f"{name}@{T:g}"

@@ -109,14 +109,26 @@ def _from_pretrained(loader, name, **kw):
     except OSError as e: raise OSError(f"Cannot load {name!r} from the hub ({e}). Accepted: {ACCEPTED}.") from e
 
 # %% ../nbs/10_models.ipynb #fb64613b
+def _gguf_name_map_once():
+    "Make `gguf.get_tensor_name_map` build each map once; returns the undo. transformers rebuilds it for every tensor (~1/3 of the load)."
+    import functools, gguf
+    orig = gguf.get_tensor_name_map
+    gguf.get_tensor_name_map = functools.lru_cache(orig)   # transformers imports it from `gguf` at each call, so this is seen
+    return lambda: setattr(gguf, "get_tensor_name_map", orig)
+
 def _convert_smollm2(folder:Path):
     "Dequantize the bundled GGUF once and save it as a safetensors folder."
     gguf = smollm2_gguf_path()
     try: import gguf as _, accelerate as _
     except ImportError as e: raise MissingResource(f"Loading a GGUF needs `gguf` and `accelerate`: pip install gguf accelerate ({e})") from e
-    src = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    model = AutoModelForCausalLM.from_config(src.config, dtype=torch.float32)
-    model.load_state_dict(src.state_dict())
+    from transformers.initialization import no_init_weights
+    undo = _gguf_name_map_once()
+    try: src = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    finally: undo()
+    cfg = src.config
+    if hasattr(cfg, "quantization_config"): del cfg.quantization_config   # what we save is plain fp32, not GGUF blocks
+    with no_init_weights(): model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)   # no random init: every weight is replaced
+    model.load_state_dict(src.state_dict(), assign=True)   # take the dequantized tensors themselves, no copy
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     model.save_pretrained(tmp); _publish(tmp, folder)
 
