@@ -12,14 +12,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 from .core import check_temperature
-from .losses import check_alpha, check_soft_loss
+from .losses import check_mask, masked_mean, kl_rows, hard_loss
 from .resources import cache_dir
-from .train import TeacherTargets, hard_loss
+from .targets import TeacherTargets, KDCriterion
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'index_dtype', 'sparse_bytes_per_token', 'sparsify_logits', 'sparse_targets', 'sparse_kl_rows',
-           'sparse_teacher_probs', 'sparse_kd_loss', 'kl_rows_from_logp', 'full_kl_rows', 'SparseKDCriterion',
-           'window_hashes', 'teacher_fingerprint', 'TeacherCache', 'teacher_cache', 'sparse_error']
+           'sparse_teacher_probs', 'sparse_kd_loss', 'full_kl_rows', 'SparseKDCriterion', 'window_hashes',
+           'teacher_fingerprint', 'TeacherCache', 'teacher_cache', 'sparse_error']
 
 # %% ../nbs/22_teacher_cache.ipynb #e0220769
 def index_dtype(vocab:int # the vocabulary size
@@ -104,17 +104,6 @@ def sparse_targets(sp:dict # the output of `sparsify_logits` (or a batch read fr
     return TeacherTargets(topk_logits=v, topk_indices=sp["head_idx"], logsumexp=torch.zeros(v.shape[:-1]), extra=extra)
 
 # %% ../nbs/22_teacher_cache.ipynb #d2beb70c
-def _masked_mean(x, mask):
-    if mask is None: return x.mean()
-    mask = mask.bool()
-    return torch.where(mask, x, 0.).sum() / mask.sum().clamp_min(1)
-
-def _check_mask(mask, shape):
-    if mask is None: return None
-    mask = torch.as_tensor(mask)
-    if mask.shape != shape: raise ValueError(f"mask must have the positions' shape {tuple(shape)}, got {tuple(mask.shape)}")
-    return mask.bool()
-
 def _head(targets:TeacherTargets, T:float, dev):
     "(head ids, log p_T and p_T on the head, tail mass p_r, tail sample ids) of sparse targets at temperature T."
     cached = targets.extra.get("temperatures", ())
@@ -165,65 +154,42 @@ def sparse_kd_loss(student_logq:Tensor, # (B, S, V) student log-probabilities at
                   )->Tensor:
     "$T^2$ times the sparse (top-k + sampled tail, or top-k + rest bucket) estimate of KL(teacher ‖ student), per token."
     T = check_temperature(temperature)
-    mask = _check_mask(mask, student_logq.shape[:-1])
-    return T * T * _masked_mean(sparse_kl_rows(student_logq, targets, T), mask)
+    mask = check_mask(mask, student_logq.shape[:-1], student_logq.device)
+    return T * T * masked_mean(sparse_kl_rows(student_logq, targets, T), mask)
 
 # %% ../nbs/22_teacher_cache.ipynb #b64484a0
-def _nll(logq1, labels, mask):
-    "Next-token cross entropy from log-probabilities: position t is scored against labels[:, t+1]."
-    nll = -logq1[:, :-1].gather(-1, labels[:, 1:, None].to(logq1.device)).squeeze(-1)
-    return _masked_mean(nll, None if mask is None else mask[:, 1:])
-
-def kl_rows_from_logp(student_logq:Tensor, # (..., V) student log-probabilities
-                      teacher_logp:Tensor, # (..., V) teacher log-probabilities
-                      teacher_p:Tensor|None=None # their exp, if already computed
-                     )->Tensor:
-    "KL(p ‖ q) for each position from log-probabilities; entries with p = 0 contribute 0."
-    p = teacher_logp.exp() if teacher_p is None else teacher_p
-    return torch.where(p > 0, p * (teacher_logp - student_logq), 0.).sum(-1)
-
 def full_kl_rows(student_logq:Tensor, # (..., V) student log-probabilities at temperature T
                  teacher_logits:Tensor, # (..., V) full teacher logits
                  temperature:float # the temperature T
                 )->Tensor:
     "KL(softmax(z_t/T) ‖ q) for each position (no T² factor); teacher entries with zero probability contribute 0."
-    return kl_rows_from_logp(student_logq, torch.log_softmax(teacher_logits.to(student_logq.device).float() / temperature, -1))
+    return kl_rows(torch.log_softmax(teacher_logits.to(student_logq.device).float() / temperature, -1), student_logq)
 
-class SparseKDCriterion:
+class SparseKDCriterion(KDCriterion):
     "α·hard + (1−α)·T²·KL on sparse (top-k + tail) or full teacher targets, sharing the student's log-softmax."
+    kld_only = True
     def __init__(self, alpha:float=0.5, # weight of the hard loss, in [0, 1]
                  temperature:float=2.0, # softmax temperature of the soft loss (must be cached)
                  soft_loss:str="kld" # only "kld" has a sparse form
                 ):
-        self.alpha, self.temperature = check_alpha(alpha), check_temperature(temperature)
-        if check_soft_loss(soft_loss) != "kld":
-            raise ValueError(f"soft_loss={soft_loss!r} needs the teacher's full logits: use DistillCriterion with a live "
-                             "teacher or an exact cache (mode='exact'); the sparse cache supports 'kld' only")
-        self.soft_loss = soft_loss
-
-    @property
-    def needs_teacher(self)->bool: return self.alpha < 1
-
-    def __repr__(self): return f"SparseKDCriterion(alpha={self.alpha}, soft_loss='kld', temperature={self.temperature})"
+        super().__init__(alpha, soft_loss, temperature)
 
     def __call__(self, student_logits:Tensor, # (B, S, V) student logits
                  labels:Tensor, # (B, S) token ids (the input ids)
                  targets:TeacherTargets|None, # sparse or full teacher targets
                  mask=None # optional (B, S) bool mask of the positions that count
                 ):
-        mask = _check_mask(mask, student_logits.shape[:-1])
+        mask = check_mask(mask, student_logits.shape[:-1], student_logits.device)
         s = student_logits.float()
         logq1 = torch.log_softmax(s, -1)
-        hard = _nll(logq1, labels, mask)
-        if not self.needs_teacher: return hard, {"hard": hard.item(), "soft": float("nan")}
-        if targets is None: raise ValueError("SparseKDCriterion with alpha < 1 needs teacher targets, got None")
+        hard = hard_loss(s, labels, mask, logq=logq1)
+        if not self.needs_teacher: return self.mix(hard, None)
+        self.check_targets(targets)
         T = self.temperature
         logqT = logq1 if T == 1 else torch.log_softmax(s / T, -1)
-        if targets.logits is not None: soft = T * T * _masked_mean(full_kl_rows(logqT, targets.logits, T), mask)
-        elif targets.is_topk: soft = sparse_kd_loss(logqT, targets, T, mask)
-        else: raise ValueError("targets hold neither full logits nor top-k logits")
-        total = soft if self.alpha == 0 else self.alpha * hard + (1 - self.alpha) * soft
-        return total, {"hard": hard.item(), "soft": soft.item()}
+        if targets.logits is not None: soft = T * T * masked_mean(full_kl_rows(logqT, targets.logits, T), mask)
+        else: soft = sparse_kd_loss(logqT, targets, T, mask)
+        return self.mix(hard, soft)
 
 # %% ../nbs/22_teacher_cache.ipynb #66d28cd3
 CACHE_FORMAT = 1
