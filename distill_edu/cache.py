@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_teacher_cache.ipynb #7f624284
 from __future__ import annotations
-import hashlib, json, math, os, shutil
+import hashlib, json, os, shutil
 from pathlib import Path
 import numpy as np
 import torch

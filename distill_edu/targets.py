@@ -109,7 +109,8 @@ class KDCriterion:
                soft # the soft loss, None if not computed
               )->dict:
         "The `parts` to log: floats, NaN for a part that was not computed."
-        return {k: float("nan") if v is None else float(v) for k, v in (("hard", hard), ("soft", soft))}
+        num = lambda v: float("nan") if v is None else v.item() if isinstance(v, Tensor) else float(v)
+        return {"hard": num(hard), "soft": num(soft)}
 
     def mix(self, hard:Tensor, # the hard loss
             soft:Tensor|None # the soft loss (None when α = 1)

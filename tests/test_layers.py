@@ -49,9 +49,19 @@ def test_the_check_sees_imports_inside_functions(tmp_path):
     f.write_text("def g():\n    from distill_edu.chunked import kd_criterion\n    from .cache import x\n    import distill_edu.cli\n")
     assert package_imports(f) == {"chunked", "cache", "cli"}
 
-def test_no_unused_imports():
+# Modules whose unused imports are left to another change of this round (their notebooks are edited there).
+# Remove an entry as soon as its notebook is cleaned: the test then checks that module too.
+NOT_YET = {"explore.py": "notebook 05_alpha (two unused imports from distill_edu.core)"}
+
+def unused_imports() -> list:
+    "ruff's F401 findings in the package, one `path:line:col: message` per line; `import x as _` availability checks excepted."
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent/"ruff")
-    if not Path(ruff).exists(): pytest.skip("ruff is not installed (pip install -e '.[dev]')")
-    p = subprocess.run([ruff, "check", "--select", "F401", "--no-cache", "--exclude", "_modidx.py", str(PKG)],
-                       capture_output=True, text=True)
-    assert p.returncode == 0, p.stdout + p.stderr
+    if not Path(ruff).exists(): pytest.skip("ruff is not installed (pip install -e '.[dev]', which pins it)")
+    p = subprocess.run([ruff, "check", "--select", "F401", "--no-cache", "--output-format", "concise", "--exclude", "_modidx.py",
+                        *(f"--extend-exclude={f}" for f in NOT_YET), str(PKG)], capture_output=True, text=True)
+    assert p.returncode in (0, 1), p.stderr
+    return [l for l in p.stdout.splitlines() if ": F401" in l and "importlib.util.find_spec" not in l]
+
+def test_no_unused_imports():
+    found = unused_imports()
+    assert not found, "\n".join(found)
