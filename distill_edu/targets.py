@@ -86,7 +86,7 @@ class KDCriterion:
         if self.kld_only and self.soft_loss != "kld":
             raise ValueError(f"{type(self).__name__} computes the forward KL only; soft_loss={soft_loss!r} needs the "
                              "teacher's full logits: use DistillCriterion with a live teacher or an exact cache "
-                             "(mode='exact'); the sparse cache supports 'kld' only")
+                             "(mode='exact'); the sparse cache supports the kld soft loss only")
 
     @property
     def needs_teacher(self)->bool: return self.alpha < 1
