@@ -12,8 +12,8 @@ from .targets import TeacherTargets, KDCriterion, DistillCriterion
 from .cache import full_kl_rows, sparse_kl_rows, sparse_teacher_probs
 
 # %% auto #0
-__all__ = ['ChunkedRows', 'chunked_rows', 'ChunkedKDCriterion', 'kd_criterion', 'fused_kld_loss', 'chunked_kld_loss',
-           'head_inputs']
+__all__ = ['ChunkedRows', 'chunked_rows', 'check_chunk', 'ChunkedKDCriterion', 'kd_criterion', 'fused_kld_loss',
+           'chunked_kld_loss', 'head_inputs']
 
 # %% ../nbs/23_chunked_loss.ipynb #c485fd70
 class ChunkedRows(torch.autograd.Function):
@@ -60,8 +60,13 @@ def chunked_rows(loss_fn, # `loss_fn(start, stop, rows_chunk, *shared) -> scalar
                  chunk:int=64 # positions per chunk
                 )->Tensor:
     "The sum of `loss_fn` over chunks of `rows`, never holding more than one chunk's intermediates; differentiable."
+    return ChunkedRows.apply(loss_fn, check_chunk(chunk), rows, *shared)
+
+def check_chunk(chunk # positions per chunk
+               )->int:
+    "`chunk` if it is an int >= 1, else a `ValueError`."
     if not isinstance(chunk, int) or chunk < 1: raise ValueError(f"chunk (positions per chunk) must be an int >= 1, got {chunk!r}")
-    return ChunkedRows.apply(loss_fn, chunk, rows, *shared)
+    return chunk
 
 # %% ../nbs/23_chunked_loss.ipynb #f0b43743
 class ChunkedKDCriterion(KDCriterion):
@@ -76,7 +81,7 @@ class ChunkedKDCriterion(KDCriterion):
                  fused:bool=False # True: `train_step` calls `loss_from_model`, so the student's full logits never exist
                 ):
         super().__init__(alpha, soft_loss, temperature)
-        if not isinstance(chunk, int) or chunk < 1: raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
+        check_chunk(chunk)
         self.chunk, self.closed_form, self.report_hard, self.fused = chunk, closed_form, report_hard, fused
 
     def _plan(self, B, S, labels, targets, mask, device):
