@@ -98,57 +98,6 @@ class ChunkedKDCriterion(KDCriterion):
         tg = targets.map(flat) if self.needs_teacher else None
         return y.reshape(-1), wh / wh.sum().clamp_min(1), ws / ws.sum().clamp_min(1), tg
 
-    def _rows_loss(self, x, y, wh, ws, tg, parts):
-        "This chunk's share of the total for logits rows `x`; adds its hard and soft shares to `parts`."
-        x = x.float()
-        logq1 = torch.log_softmax(x, -1)
-        total = x.sum() * 0
-        hard = (nll_rows(logq1, y) * wh).sum()   # always reported
-        parts["hard"] += hard.item()
-        if self.alpha > 0: total = total + self.alpha * hard
-        if self.alpha < 1:
-            T = self.temperature
-            logqT = logq1 if T == 1 else torch.log_softmax(x / T, -1)
-            kl = full_kl_rows(logqT, tg.logits, T) if tg.logits is not None else sparse_kl_rows(logqT, tg, T)
-            soft = T * T * (kl * ws).sum()
-            parts["soft"] += soft.item(); total = total + (1 - self.alpha) * soft
-        return total
-
-    @torch.no_grad()
-    def _rows_closed(self, x, y, wh, ws, tg, parts):
-        "(this chunk's share, its gradient with respect to the logits rows `x`) from the formulas; adds to `parts`."
-        x = x.float()
-        a, T = self.alpha, self.temperature
-        total, g = x.new_zeros(()), None
-        logq1 = torch.log_softmax(x, -1) if (a > 0 or T == 1 or self.report_hard) else None
-        if logq1 is not None:
-            yy = y.clamp_min(0)[:, None]
-            hard = (nll_rows(logq1, y) * wh).sum()
-            parts["hard"] += hard.item()
-        if a < 1:   # d(T² KL)/dx = T ws (q_T - p̂)
-            logqT = logq1 if T == 1 else torch.log_softmax(x / T, -1)
-            if tg.logits is not None:
-                lp = torch.log_softmax(tg.logits.to(x.device).float() / T, -1)
-                p_hat = lp.exp()
-                kl = kl_rows(lp, logqT, p_hat); del lp
-            else:
-                kl, p_hat = sparse_kl_rows(logqT, tg, T), sparse_teacher_probs(logqT, tg, T)
-            soft = T * T * (kl * ws).sum()
-            parts["soft"] += soft.item()
-            total = total + (1 - a) * soft
-            ck = ((1 - a) * T * ws)[:, None]
-            if T == 1 and a > 0:   # one softmax serves both terms: (a wh + (1-a) ws) q - (1-a) ws p̂ - a wh onehot
-                g = logq1.exp_().mul_(ck + (a * wh)[:, None]).sub_(p_hat.mul_(ck))
-                g.scatter_add_(-1, yy, -(a * wh)[:, None])
-                return total + a * hard, g
-            g = (logqT.exp_() if logqT is not logq1 else logqT.exp()).sub_(p_hat).mul_(ck); del p_hat
-        if a > 0:   # d(hard)/dx = wh (q1 - onehot(y))
-            q1 = logq1.exp_().mul_((a * wh)[:, None])
-            g = q1 if g is None else g.add_(q1)
-            g.scatter_add_(-1, yy, -(a * wh)[:, None])
-            total = total + a * hard
-        return total, g
-
     def _finish(self, total, parts):
         "(total, parts) with the NaN convention: the soft part is not computed at α = 1, the hard one may not be at α = 0."
         skipped_hard = self.alpha == 0 and not self.report_hard and self.temperature != 1
@@ -164,8 +113,8 @@ class ChunkedKDCriterion(KDCriterion):
         parts = {"hard": 0.0, "soft": 0.0}
         def f(a, b, x):
             args = (x, y[a:b], wh[a:b], ws[a:b], None if tg is None else tg.map(lambda x: x[a:b]), parts)
-            if not self.closed_form: return self._rows_loss(*args)
-            value, g = self._rows_closed(*args)
+            if not self.closed_form: return _rows_autograd(self, *args)
+            value, g = _rows_closed(self, *args)
             return value, [g]
         return self._finish(chunked_rows(f, student_logits.reshape(B * S, V), chunk=self.chunk), parts)
 
@@ -195,11 +144,64 @@ class ChunkedKDCriterion(KDCriterion):
                 x = hc @ Wc.t()
                 if bc: x = x + bc[0]
             args = (x, y[a:b], wh[a:b], ws[a:b], None if tg is None else tg.map(lambda x: x[a:b]), parts)
-            if not self.closed_form: return self._rows_loss(*args)
-            value, g = self._rows_closed(*args)
+            if not self.closed_form: return _rows_autograd(self, *args)
+            value, g = _rows_closed(self, *args)
             g = g.to(hc.dtype)   # chain rule through x = h W^T + b
             return value, [g @ Wc, g.t() @ hc, *([g.sum(0)] if bc else [])]
         return self._finish(chunked_rows(f, h.reshape(B * S, H), W, *([bias] if bias is not None else []), chunk=self.chunk), parts)
+
+# %% ../nbs/23_chunked_loss.ipynb #f261976a
+def _rows_autograd(c:ChunkedKDCriterion, x, y, wh, ws, tg, parts):
+    "This chunk's share of the total for logits rows `x`; adds its hard and soft shares to `parts`."
+    x = x.float()
+    logq1 = torch.log_softmax(x, -1)
+    total = x.sum() * 0
+    hard = (nll_rows(logq1, y) * wh).sum()   # always reported
+    parts["hard"] += hard.item()
+    if c.alpha > 0: total = total + c.alpha * hard
+    if c.alpha < 1:
+        T = c.temperature
+        logqT = logq1 if T == 1 else torch.log_softmax(x / T, -1)
+        kl = full_kl_rows(logqT, tg.logits, T) if tg.logits is not None else sparse_kl_rows(logqT, tg, T)
+        soft = T * T * (kl * ws).sum()
+        parts["soft"] += soft.item(); total = total + (1 - c.alpha) * soft
+    return total
+
+@torch.no_grad()
+def _rows_closed(c:ChunkedKDCriterion, x, y, wh, ws, tg, parts):
+    "(this chunk's share, its gradient with respect to the logits rows `x`) from the formulas; adds to `parts`."
+    x = x.float()
+    a, T = c.alpha, c.temperature
+    total, g = x.new_zeros(()), None
+    logq1 = torch.log_softmax(x, -1) if (a > 0 or T == 1 or c.report_hard) else None
+    if logq1 is not None:
+        yy = y.clamp_min(0)[:, None]
+        hard = (nll_rows(logq1, y) * wh).sum()
+        parts["hard"] += hard.item()
+    if a < 1:   # d(T² KL)/dx = T ws (q_T - p̂)
+        logqT = logq1 if T == 1 else torch.log_softmax(x / T, -1)
+        if tg.logits is not None:
+            lp = torch.log_softmax(tg.logits.to(x.device).float() / T, -1)
+            p_hat = lp.exp()
+            kl = kl_rows(lp, logqT, p_hat); del lp
+        else:
+            kl, p_hat = sparse_kl_rows(logqT, tg, T), sparse_teacher_probs(logqT, tg, T)
+        soft = T * T * (kl * ws).sum()
+        parts["soft"] += soft.item()
+        total = total + (1 - a) * soft
+        ck = ((1 - a) * T * ws)[:, None]
+        if T == 1 and a > 0:   # one softmax serves both terms: (a wh + (1-a) ws) q - (1-a) ws p̂ - a wh onehot
+            g = logq1.exp_().mul_(ck + (a * wh)[:, None]).sub_(p_hat.mul_(ck))
+            g.scatter_add_(-1, yy, -(a * wh)[:, None])
+            return total + a * hard, g
+        g = (logqT.exp_() if logqT is not logq1 else logqT.exp()).sub_(p_hat).mul_(ck); del p_hat
+    if a > 0:   # d(hard)/dx = wh (q1 - onehot(y))
+        q1 = logq1.exp_().mul_((a * wh)[:, None])
+        g = q1 if g is None else g.add_(q1)
+        g.scatter_add_(-1, yy, -(a * wh)[:, None])
+        total = total + a * hard
+    return total, g
+
 
 # %% ../nbs/23_chunked_loss.ipynb #5c299c02
 def kd_criterion(alpha:float=0.5, # weight of the hard loss, in [0, 1]
