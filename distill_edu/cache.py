@@ -278,33 +278,9 @@ class TeacherCache:
         if self.teacher is None:
             raise KeyError(f"windows {idx[:5].tolist()}... are not in the cache at {self.path} and no teacher is attached; "
                            "pass teacher=... or fill() the cache first")
-        logits = self._teacher_logits(input_ids)
-        m, a = self.meta, self._arrays
-        if self.mode == "exact":
-            x = logits.to(getattr(torch, m["dtype"]))
-            a["logits"][idx] = x.view(torch.int16).numpy() if m["dtype"] == "bfloat16" else x.numpy()
-        else:
-            sp = sparsify_logits(logits, m["k"], m["samples"], self.temperatures, self._offsets(idx))
-            a["head_p"][idx] = sp["head_p"].numpy()
-            a["head_idx"][idx] = sp["head_idx"].numpy().astype(a["head_idx"].dtype)
-            for T in self.temperatures:
-                a[_key("tail_idx", T)][idx] = sp[T]["tail_idx"].numpy().astype(a[_key("tail_idx", T)].dtype)
-                a[_key("stats", T)][idx] = torch.stack([sp[T]["log_c"], sp[T]["negentropy"]], -1).numpy()
-        for arr in a.values(): arr.flush()
-        self.done[idx] = 1; self.done.flush()
+        _store(self, idx, self._teacher_logits(input_ids))
 
-    def _read(self, idx:np.ndarray)->TeacherTargets:
-        m, a = self.meta, self._arrays
-        if self.mode == "exact":
-            x = torch.from_numpy(np.ascontiguousarray(a["logits"][idx]))
-            return TeacherTargets(logits=x.view(torch.bfloat16) if m["dtype"] == "bfloat16" else x)
-        sp = {"head_p": torch.from_numpy(np.ascontiguousarray(a["head_p"][idx])),
-              "head_idx": torch.from_numpy(a["head_idx"][idx].astype(np.int64))}
-        for T in self.temperatures:
-            st = torch.from_numpy(np.ascontiguousarray(a[_key("stats", T)][idx]))
-            sp[T] = {"tail_idx": torch.from_numpy(a[_key("tail_idx", T)][idx].astype(np.int64)),
-                     "log_c": st[..., 0], "negentropy": st[..., 1]}
-        return sparse_targets(sp)
+    def _read(self, idx:np.ndarray)->TeacherTargets: return _load(self, idx)
 
     def __call__(self, input_ids:Tensor, # (B, S) token ids of the windows
                  window_index # (B,) their indices in the dataset the cache was built for
@@ -348,6 +324,38 @@ class TeacherCache:
         if need > free * 0.95:
             raise OSError(f"caching {n_windows:,} windows needs {need / 2**30:.1f} GiB but {self.path} has {free / 2**30:.1f} GiB free: "
                           "use the sparse mode, fewer windows (fill(indices=...)), or another folder")
+
+# %% ../nbs/22_teacher_cache.ipynb #341bf9bf
+def _store(c:TeacherCache, idx:np.ndarray, logits:Tensor):
+    "Write the teacher `logits` of windows `idx` in the cache's format (full, or sparsified), and mark them done."
+    m, a = c.meta, c._arrays
+    if c.mode == "exact":
+        x = logits.to(getattr(torch, m["dtype"]))
+        a["logits"][idx] = x.view(torch.int16).numpy() if m["dtype"] == "bfloat16" else x.numpy()
+    else:
+        sp = sparsify_logits(logits, m["k"], m["samples"], c.temperatures, c._offsets(idx))
+        a["head_p"][idx] = sp["head_p"].numpy()
+        a["head_idx"][idx] = sp["head_idx"].numpy().astype(a["head_idx"].dtype)
+        for T in c.temperatures:
+            a[_key("tail_idx", T)][idx] = sp[T]["tail_idx"].numpy().astype(a[_key("tail_idx", T)].dtype)
+            a[_key("stats", T)][idx] = torch.stack([sp[T]["log_c"], sp[T]["negentropy"]], -1).numpy()
+    for arr in a.values(): arr.flush()
+    c.done[idx] = 1; c.done.flush()
+
+def _load(c:TeacherCache, idx:np.ndarray)->TeacherTargets:
+    "The cached targets of windows `idx`: full logits, or the sparse pieces as `TeacherTargets`."
+    m, a = c.meta, c._arrays
+    if c.mode == "exact":
+        x = torch.from_numpy(np.ascontiguousarray(a["logits"][idx]))
+        return TeacherTargets(logits=x.view(torch.bfloat16) if m["dtype"] == "bfloat16" else x)
+    sp = {"head_p": torch.from_numpy(np.ascontiguousarray(a["head_p"][idx])),
+          "head_idx": torch.from_numpy(a["head_idx"][idx].astype(np.int64))}
+    for T in c.temperatures:
+        st = torch.from_numpy(np.ascontiguousarray(a[_key("stats", T)][idx]))
+        sp[T] = {"tail_idx": torch.from_numpy(a[_key("tail_idx", T)][idx].astype(np.int64)),
+                 "log_c": st[..., 0], "negentropy": st[..., 1]}
+    return sparse_targets(sp)
+
 
 # %% ../nbs/22_teacher_cache.ipynb #8f2fca06
 def _settings(mode, k, samples, temperatures, dtype):
