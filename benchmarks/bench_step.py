@@ -121,8 +121,17 @@ def main():
         if kind == "ref": reference_step(teacher, stu, opt, x, alpha, T)
         elif kind == "old": old_step(source, stu, crit, opt, x, widx, fused)
         else: train_step((widx, x), source, stu, crit if not fused else _fused(crit), opt, clip=1.0)
-    for rep in range(a.warmup + a.repeat):           # timing: interleaved, glibc's default allocator behaviour
+    def order(rep):
+        "Every variant once; with --old each old step runs right beside its current twin, first on every other round."
+        if not a.old: return list(variants)
+        out = []
         for name in variants:
+            if name.startswith("old "): continue
+            pair = [name] + (["old " + name] if "old " + name in variants else [])
+            out += pair if rep % 2 == 0 else pair[::-1]
+        return out
+    for rep in range(a.warmup + a.repeat):           # timing: interleaved, glibc's default allocator behaviour
+        for name in order(rep):
             t0 = time.perf_counter(); run(name, rep); dt = time.perf_counter() - t0
             if rep >= a.warmup: times[name].append(dt)
         print(f"  round {rep + 1}/{a.warmup + a.repeat} done", file=sys.stderr)
