@@ -12,6 +12,8 @@ peak resident memory of one run above its start, the memory still held by its re
     python benchmarks/bench_data.py --n 2000 --repeat 3
 """
 import argparse, json, os, statistics, subprocess, sys, time
+from pathlib import Path
+RESULTS = Path(__file__).resolve().parent/"results"   # where the tables are saved (read by the performance lesson)
 import torch
 
 def reference_prep(reviews, tokenizer, max_length=128, stride=64):
@@ -111,7 +113,7 @@ def main():
     print(f"# bench_data — GPT-2 tokenizer, windows of 128, stride 64\n# {header['machine']}")
     with pd.option_context("display.width", 220, "display.max_columns", 20):
         print(res.to_string(float_format=lambda v: f"{v:.3g}"))
-    if not a.no_save: print("saved", save_results("data", res.reset_index().to_dict("records"), **header))
+    if not a.no_save: print("saved", save_results("data", res.reset_index().to_dict("records"), RESULTS, **header))
 
 if __name__ == "__main__":
     main()

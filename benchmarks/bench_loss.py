@@ -10,6 +10,8 @@ in one process, interleaved (one run of each in turn, so background load hits th
     python benchmarks/bench_loss.py --batch 4       # a quick look
 """
 import argparse, json, os, subprocess, sys, time
+from pathlib import Path
+RESULTS = Path(__file__).resolve().parent/"results"   # where the tables are saved (read by the performance lesson)
 import torch
 
 VARIANTS = {
@@ -96,7 +98,7 @@ def main():
     from distill_edu.perf import machine, save_results, load_results
     import pandas as pd
     rows = []
-    prev = load_results("loss") if a.reuse_memory else None
+    prev = load_results("loss", RESULTS) if a.reuse_memory else None
     if prev is not None: rows = [{k: r[k] for k in ("variant", "peak_above_inputs_MiB", "value", "max_abs_diff_value", "max_abs_diff_grad")}
                                  for r in prev[1].to_dict("records")]
     for name in ([] if rows else VARIANTS):   # memory: each variant alone in a fresh process
@@ -123,7 +125,7 @@ def main():
             "max_abs_diff_value", "max_abs_diff_grad"]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(df[cols].to_string(float_format=lambda v: f"{v:.3g}"))
-    if not a.no_save: print("saved", save_results("loss", df.reset_index().drop(columns=["times"]).to_dict("records"), **header))
+    if not a.no_save: print("saved", save_results("loss", df.reset_index().drop(columns=["times"]).to_dict("records"), RESULTS, **header))
 
 if __name__ == "__main__":
     main()

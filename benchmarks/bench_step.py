@@ -9,8 +9,14 @@ the ratios to the reference and to the CE-only step, and the peak resident memor
 
     python benchmarks/bench_step.py                  # batch 16 x 128, 5 timed steps per variant
     python benchmarks/bench_step.py --batch 32
+    python benchmarks/bench_step.py --old /tmp/old   # also the same steps with an older copy of the package, same run
+
+`--old DIR` adds, for every distill_edu variant, the same step computed by an older version of the package
+(`DIR/distill_edu_old`, e.g. `git archive <commit> distill_edu | tar -x -C DIR && mv DIR/distill_edu
+DIR/distill_edu_old`), interleaved with the current one, and a column `x old` (current tokens/s over the old).
+The old package's step is its `train_epoch` body, written out below as `old_step`.
 """
-import argparse, shutil, statistics, sys, tempfile, time
+import argparse, importlib, shutil, statistics, sys, tempfile, time
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -18,9 +24,12 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from distill_edu.perf import PeakMemory, release_freed_memory, machine, save_results
 from distill_edu.models import make_student
-from distill_edu.train import LiveTeacher, DistillCriterion, make_optimizer
+from distill_edu.targets import LiveTeacher, DistillCriterion
+from distill_edu.train import make_optimizer, train_step
 from distill_edu.cache import teacher_cache, SparseKDCriterion
 from distill_edu.chunked import ChunkedKDCriterion
+
+RESULTS = Path(__file__).resolve().parent/"results"   # where the table is saved (read by the performance lesson)
 
 def reference_step(teacher, student, opt, x, alpha, T):
     "The reference notebook's train_epoch body: fp32 teacher every step, HF's hard loss, F.kl_div(batchmean) on full logits."
@@ -32,14 +41,27 @@ def reference_step(teacher, student, opt, x, alpha, T):
     opt.zero_grad(); loss.backward(); opt.step()
     return loss.item()
 
-def distill_step(source, student, crit, opt, x, widx, fused=False):
-    "distill_edu's train_epoch body (targets from a teacher source, criterion, clipping, AdamW)."
+def old_step(source, student, crit, opt, x, widx, fused=False):
+    "The step of the package before `train_step` existed (its train_epoch body), for `--old`."
     targets = source(x, widx) if crit.needs_teacher else None
     if fused: loss, _ = crit.loss_from_model(student, x, targets, None)
     else: loss, _ = crit(student(x).logits, x, targets, None)
     opt.zero_grad(set_to_none=True); loss.backward()
     torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0); opt.step()
     return loss.item()
+
+def old_criteria(folder, alpha, T):
+    "The old package's criteria, by the names of the current ones (`folder/distill_edu_old`)."
+    sys.path.insert(0, str(folder))
+    old = lambda m: importlib.import_module(f"distill_edu_old.{m}")
+    return {"DistillCriterion": lambda *a, **k: old("train").DistillCriterion(*a, **k),
+            "SparseKDCriterion": lambda *a, **k: old("cache").SparseKDCriterion(*a, **k),
+            "ChunkedKDCriterion": lambda *a, **k: old("chunked").ChunkedKDCriterion(*a, **k)}
+
+def _fused(crit):
+    "The chunked criterion set to fuse the LM head (`train_step` then calls `loss_from_model`)."
+    crit.fused = True
+    return crit
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,6 +71,7 @@ def main():
     ap.add_argument("--batches", type=int, default=3, help="distinct batches cycled through (all cached up front)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--old", default=None, help="a folder holding an older copy of the package as distill_edu_old: time it too")
     ap.add_argument("--smoke", action="store_true", help="tiny models and vocabulary: checks the script runs (not a measurement)")
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
@@ -81,6 +104,14 @@ def main():
         "distill_edu: sparse cache + fused head (chunk 512)": ("d", sparse, ChunkedKDCriterion(alpha, T, chunk=512), True),
         "CE only: student alone (hard_loss)": ("d", None, DistillCriterion(1.0), False),
     }
+    if a.old:
+        mk = old_criteria(a.old, alpha, T)
+        for name, (kind, source, crit, fused) in list(variants.items()):
+            if kind != "d": continue
+            c = type(crit).__name__
+            args = {"DistillCriterion": (crit.alpha, crit.soft_loss, crit.temperature), "SparseKDCriterion": (crit.alpha, crit.temperature)}.get(c)
+            old_crit = mk[c](*args) if args else mk[c](crit.alpha, crit.temperature, chunk=crit.chunk)
+            variants["old " + name] = ("old", source, old_crit, fused)
     state = {name: student() for name in variants}
     times = {name: [] for name in variants}; peaks = {name: [] for name in variants}
     def run(name, rep):
@@ -88,9 +119,19 @@ def main():
         stu, opt = state[name]
         widx, x = batches[rep % a.batches]
         if kind == "ref": reference_step(teacher, stu, opt, x, alpha, T)
-        else: distill_step(source, stu, crit, opt, x, widx, fused)
-    for rep in range(a.warmup + a.repeat):           # timing: interleaved, glibc's default allocator behaviour
+        elif kind == "old": old_step(source, stu, crit, opt, x, widx, fused)
+        else: train_step((widx, x), source, stu, crit if not fused else _fused(crit), opt, clip=1.0)
+    def order(rep):
+        "Every variant once; with --old each old step runs right beside its current twin, first on every other round."
+        if not a.old: return list(variants)
+        out = []
         for name in variants:
+            if name.startswith("old "): continue
+            pair = [name] + (["old " + name] if "old " + name in variants else [])
+            out += pair if rep % 2 == 0 else pair[::-1]
+        return out
+    for rep in range(a.warmup + a.repeat):           # timing: interleaved, glibc's default allocator behaviour
+        for name in order(rep):
             t0 = time.perf_counter(); run(name, rep); dt = time.perf_counter() - t0
             if rep >= a.warmup: times[name].append(dt)
         print(f"  round {rep + 1}/{a.warmup + a.repeat} done", file=sys.stderr)
@@ -108,6 +149,8 @@ def main():
     ref, ce = df.iloc[0], df.loc["CE only: student alone (hard_loss)"]
     df["x reference"] = df["tokens_per_s"] / ref["tokens_per_s"]
     df["x CE-only"] = df["tokens_per_s"] / ce["tokens_per_s"]
+    if a.old:
+        df["x old"] = [df.loc[n, "tokens_per_s"] / df.loc["old " + n, "tokens_per_s"] if "old " + n in df.index else float("nan") for n in df.index]
     header = dict(machine=machine(), batch=f"{B} x {S}", alpha=alpha, temperature=T, repeat=a.repeat, warmup=a.warmup,
                   teacher="GPT-2 Small shape (124M, random weights), fp32", student="GPT-2 256/4/4, vocab 50,257 (16.1M)",
                   cache_build_s_per_batch={"sparse (k=16, samples=92, T=1,2)": t_sparse, "exact fp16": t_exact},
@@ -119,8 +162,9 @@ def main():
     print(f"# teacher: {header['teacher']}; student: {header['student']}")
     print(f"# one-off cache fill per batch: sparse {t_sparse:.2f} s, exact {t_exact:.2f} s")
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-        print(df[["step_s", "tokens_per_s", "x reference", "x CE-only", "peak_step_MiB"]].to_string(float_format=lambda v: f"{v:.3g}"))
-    if not (a.no_save or a.smoke): print("saved", save_results("step", df.reset_index().to_dict("records"), **header))
+        cols = ["step_s", "tokens_per_s", "x reference", "x CE-only", "peak_step_MiB"] + (["x old"] if a.old else [])
+        print(df[cols].to_string(float_format=lambda v: f"{v:.3g}"))
+    if not (a.no_save or a.smoke): print("saved", save_results("step", df.reset_index().to_dict("records"), RESULTS, **header))
     shutil.rmtree(tmp, ignore_errors=True)   # the caches (the exact one is ~200 MB per batch)
 
 if __name__ == "__main__":

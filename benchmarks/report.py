@@ -3,7 +3,10 @@
     python benchmarks/report.py
 """
 import sys
+from pathlib import Path
 from distill_edu.perf import load_results
+
+RESULTS = Path(__file__).resolve().parent/"results"   # where the benchmark scripts save their tables
 
 COLUMNS = {
     "step": ["variant", "step_s", "tokens_per_s", "x reference", "x CE-only", "peak_step_MiB"],
@@ -22,7 +25,7 @@ def fmt(v):
 
 def main():
     for name, cols in COLUMNS.items():
-        r = load_results(name)
+        r = load_results(name, RESULTS)
         if r is None: print(f"<!-- {name}: no results yet -->\n"); continue
         hdr, df = r
         if cols: df = df[[c for c in cols if c in df.columns]]

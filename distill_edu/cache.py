@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_teacher_cache.ipynb #7f624284
 from __future__ import annotations
-import hashlib, json, math, os, shutil
+import hashlib, json, os, shutil
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,14 +12,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 from .core import check_temperature
-from .losses import check_alpha, check_soft_loss
+from .losses import check_mask, masked_mean, kl_rows, hard_loss
 from .resources import cache_dir
-from .train import TeacherTargets, hard_loss
+from .targets import TeacherTargets, KDCriterion
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'index_dtype', 'sparse_bytes_per_token', 'sparsify_logits', 'sparse_targets', 'sparse_kl_rows',
-           'sparse_teacher_probs', 'sparse_kd_loss', 'kl_rows_from_logp', 'full_kl_rows', 'SparseKDCriterion',
-           'window_hashes', 'teacher_fingerprint', 'TeacherCache', 'teacher_cache', 'sparse_error']
+           'sparse_teacher_probs', 'sparse_kd_loss', 'full_kl_rows', 'SparseKDCriterion', 'window_hashes',
+           'teacher_fingerprint', 'TeacherCache', 'teacher_cache', 'sparse_error']
 
 # %% ../nbs/22_teacher_cache.ipynb #e0220769
 def index_dtype(vocab:int # the vocabulary size
@@ -104,17 +104,6 @@ def sparse_targets(sp:dict # the output of `sparsify_logits` (or a batch read fr
     return TeacherTargets(topk_logits=v, topk_indices=sp["head_idx"], logsumexp=torch.zeros(v.shape[:-1]), extra=extra)
 
 # %% ../nbs/22_teacher_cache.ipynb #d2beb70c
-def _masked_mean(x, mask):
-    if mask is None: return x.mean()
-    mask = mask.bool()
-    return torch.where(mask, x, 0.).sum() / mask.sum().clamp_min(1)
-
-def _check_mask(mask, shape):
-    if mask is None: return None
-    mask = torch.as_tensor(mask)
-    if mask.shape != shape: raise ValueError(f"mask must have the positions' shape {tuple(shape)}, got {tuple(mask.shape)}")
-    return mask.bool()
-
 def _head(targets:TeacherTargets, T:float, dev):
     "(head ids, log p_T and p_T on the head, tail mass p_r, tail sample ids) of sparse targets at temperature T."
     cached = targets.extra.get("temperatures", ())
@@ -165,65 +154,42 @@ def sparse_kd_loss(student_logq:Tensor, # (B, S, V) student log-probabilities at
                   )->Tensor:
     "$T^2$ times the sparse (top-k + sampled tail, or top-k + rest bucket) estimate of KL(teacher ‖ student), per token."
     T = check_temperature(temperature)
-    mask = _check_mask(mask, student_logq.shape[:-1])
-    return T * T * _masked_mean(sparse_kl_rows(student_logq, targets, T), mask)
+    mask = check_mask(mask, student_logq.shape[:-1], student_logq.device)
+    return T * T * masked_mean(sparse_kl_rows(student_logq, targets, T), mask)
 
 # %% ../nbs/22_teacher_cache.ipynb #b64484a0
-def _nll(logq1, labels, mask):
-    "Next-token cross entropy from log-probabilities: position t is scored against labels[:, t+1]."
-    nll = -logq1[:, :-1].gather(-1, labels[:, 1:, None].to(logq1.device)).squeeze(-1)
-    return _masked_mean(nll, None if mask is None else mask[:, 1:])
-
-def kl_rows_from_logp(student_logq:Tensor, # (..., V) student log-probabilities
-                      teacher_logp:Tensor, # (..., V) teacher log-probabilities
-                      teacher_p:Tensor|None=None # their exp, if already computed
-                     )->Tensor:
-    "KL(p ‖ q) for each position from log-probabilities; entries with p = 0 contribute 0."
-    p = teacher_logp.exp() if teacher_p is None else teacher_p
-    return torch.where(p > 0, p * (teacher_logp - student_logq), 0.).sum(-1)
-
 def full_kl_rows(student_logq:Tensor, # (..., V) student log-probabilities at temperature T
                  teacher_logits:Tensor, # (..., V) full teacher logits
                  temperature:float # the temperature T
                 )->Tensor:
     "KL(softmax(z_t/T) ‖ q) for each position (no T² factor); teacher entries with zero probability contribute 0."
-    return kl_rows_from_logp(student_logq, torch.log_softmax(teacher_logits.to(student_logq.device).float() / temperature, -1))
+    return kl_rows(torch.log_softmax(teacher_logits.to(student_logq.device).float() / temperature, -1), student_logq)
 
-class SparseKDCriterion:
+class SparseKDCriterion(KDCriterion):
     "α·hard + (1−α)·T²·KL on sparse (top-k + tail) or full teacher targets, sharing the student's log-softmax."
+    kld_only = True
     def __init__(self, alpha:float=0.5, # weight of the hard loss, in [0, 1]
                  temperature:float=2.0, # softmax temperature of the soft loss (must be cached)
                  soft_loss:str="kld" # only "kld" has a sparse form
                 ):
-        self.alpha, self.temperature = check_alpha(alpha), check_temperature(temperature)
-        if check_soft_loss(soft_loss) != "kld":
-            raise ValueError(f"soft_loss={soft_loss!r} needs the teacher's full logits: use DistillCriterion with a live "
-                             "teacher or an exact cache (mode='exact'); the sparse cache supports 'kld' only")
-        self.soft_loss = soft_loss
-
-    @property
-    def needs_teacher(self)->bool: return self.alpha < 1
-
-    def __repr__(self): return f"SparseKDCriterion(alpha={self.alpha}, soft_loss='kld', temperature={self.temperature})"
+        super().__init__(alpha, soft_loss, temperature)
 
     def __call__(self, student_logits:Tensor, # (B, S, V) student logits
                  labels:Tensor, # (B, S) token ids (the input ids)
                  targets:TeacherTargets|None, # sparse or full teacher targets
                  mask=None # optional (B, S) bool mask of the positions that count
                 ):
-        mask = _check_mask(mask, student_logits.shape[:-1])
+        mask = check_mask(mask, student_logits.shape[:-1], student_logits.device)
         s = student_logits.float()
         logq1 = torch.log_softmax(s, -1)
-        hard = _nll(logq1, labels, mask)
-        if not self.needs_teacher: return hard, {"hard": hard.item(), "soft": float("nan")}
-        if targets is None: raise ValueError("SparseKDCriterion with alpha < 1 needs teacher targets, got None")
+        hard = hard_loss(s, labels, mask, logq=logq1)
+        if not self.needs_teacher: return self.mix(hard, None)
+        self.check_targets(targets)
         T = self.temperature
         logqT = logq1 if T == 1 else torch.log_softmax(s / T, -1)
-        if targets.logits is not None: soft = T * T * _masked_mean(full_kl_rows(logqT, targets.logits, T), mask)
-        elif targets.is_topk: soft = sparse_kd_loss(logqT, targets, T, mask)
-        else: raise ValueError("targets hold neither full logits nor top-k logits")
-        total = soft if self.alpha == 0 else self.alpha * hard + (1 - self.alpha) * soft
-        return total, {"hard": hard.item(), "soft": soft.item()}
+        if targets.logits is not None: soft = T * T * masked_mean(full_kl_rows(logqT, targets.logits, T), mask)
+        else: soft = sparse_kd_loss(logqT, targets, T, mask)
+        return self.mix(hard, soft)
 
 # %% ../nbs/22_teacher_cache.ipynb #66d28cd3
 CACHE_FORMAT = 1
@@ -312,33 +278,9 @@ class TeacherCache:
         if self.teacher is None:
             raise KeyError(f"windows {idx[:5].tolist()}... are not in the cache at {self.path} and no teacher is attached; "
                            "pass teacher=... or fill() the cache first")
-        logits = self._teacher_logits(input_ids)
-        m, a = self.meta, self._arrays
-        if self.mode == "exact":
-            x = logits.to(getattr(torch, m["dtype"]))
-            a["logits"][idx] = x.view(torch.int16).numpy() if m["dtype"] == "bfloat16" else x.numpy()
-        else:
-            sp = sparsify_logits(logits, m["k"], m["samples"], self.temperatures, self._offsets(idx))
-            a["head_p"][idx] = sp["head_p"].numpy()
-            a["head_idx"][idx] = sp["head_idx"].numpy().astype(a["head_idx"].dtype)
-            for T in self.temperatures:
-                a[_key("tail_idx", T)][idx] = sp[T]["tail_idx"].numpy().astype(a[_key("tail_idx", T)].dtype)
-                a[_key("stats", T)][idx] = torch.stack([sp[T]["log_c"], sp[T]["negentropy"]], -1).numpy()
-        for arr in a.values(): arr.flush()
-        self.done[idx] = 1; self.done.flush()
+        _store(self, idx, self._teacher_logits(input_ids))
 
-    def _read(self, idx:np.ndarray)->TeacherTargets:
-        m, a = self.meta, self._arrays
-        if self.mode == "exact":
-            x = torch.from_numpy(np.ascontiguousarray(a["logits"][idx]))
-            return TeacherTargets(logits=x.view(torch.bfloat16) if m["dtype"] == "bfloat16" else x)
-        sp = {"head_p": torch.from_numpy(np.ascontiguousarray(a["head_p"][idx])),
-              "head_idx": torch.from_numpy(a["head_idx"][idx].astype(np.int64))}
-        for T in self.temperatures:
-            st = torch.from_numpy(np.ascontiguousarray(a[_key("stats", T)][idx]))
-            sp[T] = {"tail_idx": torch.from_numpy(a[_key("tail_idx", T)][idx].astype(np.int64)),
-                     "log_c": st[..., 0], "negentropy": st[..., 1]}
-        return sparse_targets(sp)
+    def _read(self, idx:np.ndarray)->TeacherTargets: return _load(self, idx)
 
     def __call__(self, input_ids:Tensor, # (B, S) token ids of the windows
                  window_index # (B,) their indices in the dataset the cache was built for
@@ -382,6 +324,38 @@ class TeacherCache:
         if need > free * 0.95:
             raise OSError(f"caching {n_windows:,} windows needs {need / 2**30:.1f} GiB but {self.path} has {free / 2**30:.1f} GiB free: "
                           "use the sparse mode, fewer windows (fill(indices=...)), or another folder")
+
+# %% ../nbs/22_teacher_cache.ipynb #341bf9bf
+def _store(c:TeacherCache, idx:np.ndarray, logits:Tensor):
+    "Write the teacher `logits` of windows `idx` in the cache's format (full, or sparsified), and mark them done."
+    m, a = c.meta, c._arrays
+    if c.mode == "exact":
+        x = logits.to(getattr(torch, m["dtype"]))
+        a["logits"][idx] = x.view(torch.int16).numpy() if m["dtype"] == "bfloat16" else x.numpy()
+    else:
+        sp = sparsify_logits(logits, m["k"], m["samples"], c.temperatures, c._offsets(idx))
+        a["head_p"][idx] = sp["head_p"].numpy()
+        a["head_idx"][idx] = sp["head_idx"].numpy().astype(a["head_idx"].dtype)
+        for T in c.temperatures:
+            a[_key("tail_idx", T)][idx] = sp[T]["tail_idx"].numpy().astype(a[_key("tail_idx", T)].dtype)
+            a[_key("stats", T)][idx] = torch.stack([sp[T]["log_c"], sp[T]["negentropy"]], -1).numpy()
+    for arr in a.values(): arr.flush()
+    c.done[idx] = 1; c.done.flush()
+
+def _load(c:TeacherCache, idx:np.ndarray)->TeacherTargets:
+    "The cached targets of windows `idx`: full logits, or the sparse pieces as `TeacherTargets`."
+    m, a = c.meta, c._arrays
+    if c.mode == "exact":
+        x = torch.from_numpy(np.ascontiguousarray(a["logits"][idx]))
+        return TeacherTargets(logits=x.view(torch.bfloat16) if m["dtype"] == "bfloat16" else x)
+    sp = {"head_p": torch.from_numpy(np.ascontiguousarray(a["head_p"][idx])),
+          "head_idx": torch.from_numpy(a["head_idx"][idx].astype(np.int64))}
+    for T in c.temperatures:
+        st = torch.from_numpy(np.ascontiguousarray(a[_key("stats", T)][idx]))
+        sp[T] = {"tail_idx": torch.from_numpy(a[_key("tail_idx", T)][idx].astype(np.int64)),
+                 "log_c": st[..., 0], "negentropy": st[..., 1]}
+    return sparse_targets(sp)
+
 
 # %% ../nbs/22_teacher_cache.ipynb #8f2fca06
 def _settings(mode, k, samples, temperatures, dtype):

@@ -5,16 +5,15 @@
 # %% ../nbs/23_chunked_loss.ipynb #13b83f8e
 from __future__ import annotations
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from .core import check_temperature
-from .losses import check_alpha, check_soft_loss, check_logits, kld_loss
-from .train import TeacherTargets, DistillCriterion
-from .cache import full_kl_rows, kl_rows_from_logp, sparse_kl_rows, sparse_teacher_probs
+from .losses import check_soft_loss, check_logits, check_mask, kld_loss, kl_rows, nll_rows
+from .targets import TeacherTargets, KDCriterion, DistillCriterion
+from .cache import full_kl_rows, sparse_kl_rows, sparse_teacher_probs
 
 # %% auto #0
-__all__ = ['ChunkedRows', 'chunked_rows', 'head_inputs', 'ChunkedKDCriterion', 'kd_criterion', 'fused_kld_loss',
-           'chunked_kld_loss']
+__all__ = ['ChunkedRows', 'chunked_rows', 'check_chunk', 'ChunkedKDCriterion', 'kd_criterion', 'fused_kld_loss',
+           'chunked_kld_loss', 'head_inputs']
 
 # %% ../nbs/23_chunked_loss.ipynb #c485fd70
 class ChunkedRows(torch.autograd.Function):
@@ -61,127 +60,48 @@ def chunked_rows(loss_fn, # `loss_fn(start, stop, rows_chunk, *shared) -> scalar
                  chunk:int=64 # positions per chunk
                 )->Tensor:
     "The sum of `loss_fn` over chunks of `rows`, never holding more than one chunk's intermediates; differentiable."
+    return ChunkedRows.apply(loss_fn, check_chunk(chunk), rows, *shared)
+
+def check_chunk(chunk # positions per chunk
+               )->int:
+    "`chunk` if it is an int >= 1, else a `ValueError`."
     if not isinstance(chunk, int) or chunk < 1: raise ValueError(f"chunk (positions per chunk) must be an int >= 1, got {chunk!r}")
-    return ChunkedRows.apply(loss_fn, chunk, rows, *shared)
+    return chunk
 
 # %% ../nbs/23_chunked_loss.ipynb #f0b43743
-def _flat(x, n):
-    return x.reshape(n, *x.shape[2:]) if isinstance(x, Tensor) and x.dim() >= 2 else x
-
-def _rows_of(t:TeacherTargets, a:int, b:int)->TeacherTargets:
-    "Rows a:b of flattened (N, ...) teacher targets."
-    cut = lambda x: x[a:b] if isinstance(x, Tensor) else x
-    return TeacherTargets(cut(t.logits), cut(t.topk_logits), cut(t.topk_indices), cut(t.logsumexp), {k: cut(v) for k, v in t.extra.items()})
-
-def head_inputs(model:nn.Module, # a causal LM (possibly wrapped in DDP) with `get_output_embeddings()`
-                input_ids:Tensor # (B, S) token ids
-               )->tuple:
-    "(final hidden states (B, S, H), LM-head weight (V, H), bias or None) from a forward pass that computes no logits."
-    core = model.module if hasattr(model, "module") else model
-    head = core.get_output_embeddings()
-    grab = {}
-    def hook(mod, inp, out): grab["h"] = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
-    handle = core.base_model.register_forward_hook(hook)
-    try: model(input_ids, logits_to_keep=torch.empty(0, dtype=torch.long, device=input_ids.device))
-    finally: handle.remove()
-    return grab["h"], head.weight, getattr(head, "bias", None)
-
-class ChunkedKDCriterion:
+class ChunkedKDCriterion(KDCriterion):
     "α·hard + (1−α)·T²·KL, computed over chunks of positions; full or sparse teacher targets; optionally fused with the LM head."
+    kld_only = True
     def __init__(self, alpha:float=0.5, # weight of the hard loss, in [0, 1]
                  temperature:float=2.0, # softmax temperature of the soft loss
                  soft_loss:str="kld", # only "kld" (forward KL) is chunked
                  chunk:int=64, # positions per chunk
-                 closed_form:bool=True # gradients from their formulas (faster); False: autograd on each chunk
+                 closed_form:bool=True, # gradients from their formulas (faster); False: autograd on each chunk
+                 report_hard:bool=True, # also compute the (unweighted) hard loss for `parts` when alpha = 0
+                 fused:bool=False # True: `train_step` calls `loss_from_model`, so the student's full logits never exist
                 ):
-        self.alpha, self.temperature, self.closed_form = check_alpha(alpha), check_temperature(temperature), closed_form
-        self.report_hard = True   # also compute the (unweighted) hard loss for `parts` when alpha = 0
-        if check_soft_loss(soft_loss) != "kld":
-            raise ValueError(f"ChunkedKDCriterion computes the forward KL only; for soft_loss={soft_loss!r} use DistillCriterion")
-        if not isinstance(chunk, int) or chunk < 1: raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
-        self.soft_loss, self.chunk = soft_loss, chunk
-
-    @property
-    def needs_teacher(self)->bool: return self.alpha < 1
-
-    def __repr__(self): return f"ChunkedKDCriterion(alpha={self.alpha}, soft_loss='kld', temperature={self.temperature})"
+        super().__init__(alpha, soft_loss, temperature)
+        check_chunk(chunk)
+        self.chunk, self.closed_form, self.report_hard, self.fused = chunk, closed_form, report_hard, fused
 
     def _plan(self, B, S, labels, targets, mask, device):
         "Flat per-position labels, weights and teacher rows for a (B, S) batch."
-        if self.needs_teacher:
-            if targets is None: raise ValueError("ChunkedKDCriterion with alpha < 1 needs teacher targets, got None")
-            if targets.logits is None and not targets.is_topk: raise ValueError("targets hold neither full logits nor top-k logits")
-        if mask is not None:
-            mask = torch.as_tensor(mask, device=device)
-            if mask.shape != (B, S): raise ValueError(f"mask must have the positions' shape {(B, S)}, got {tuple(mask.shape)}")
-            mask = mask.bool()
+        self.check_targets(targets)
+        mask = check_mask(mask, (B, S), device)
         labels = labels.to(device)
         y = torch.full((B, S), -100, dtype=torch.long, device=device)
         y[:, :-1] = labels[:, 1:]
         if mask is not None: y[:, :-1] = y[:, :-1].masked_fill(~mask[:, 1:], -100)
         wh = (y != -100).float().reshape(-1)
         ws = (torch.ones(B * S, device=device) if mask is None else mask.float().reshape(-1))
-        tg = None
-        if self.needs_teacher:
-            tg = TeacherTargets(_flat(targets.logits, B * S), _flat(targets.topk_logits, B * S), _flat(targets.topk_indices, B * S),
-                                _flat(targets.logsumexp, B * S), {k: _flat(v, B * S) for k, v in targets.extra.items()}).to(device)
+        flat = lambda x: (x.reshape(B * S, *x.shape[2:]) if x.dim() >= 2 else x).to(device)
+        tg = targets.map(flat) if self.needs_teacher else None
         return y.reshape(-1), wh / wh.sum().clamp_min(1), ws / ws.sum().clamp_min(1), tg
 
-    def _rows_loss(self, x, y, wh, ws, tg, parts):
-        "This chunk's share of the total for logits rows `x`; adds its hard and soft shares to `parts`."
-        x = x.float()
-        logq1 = torch.log_softmax(x, -1)
-        total = x.sum() * 0
-        hard = -(logq1.gather(-1, y.clamp_min(0)[:, None]).squeeze(-1) * wh).sum()   # always reported
-        parts["hard"] += hard.item()
-        if self.alpha > 0: total = total + self.alpha * hard
-        if self.alpha < 1:
-            T = self.temperature
-            logqT = logq1 if T == 1 else torch.log_softmax(x / T, -1)
-            kl = full_kl_rows(logqT, tg.logits, T) if tg.logits is not None else sparse_kl_rows(logqT, tg, T)
-            soft = T * T * (kl * ws).sum()
-            parts["soft"] += soft.item(); total = total + (1 - self.alpha) * soft
-        return total
-
-    @torch.no_grad()
-    def _rows_closed(self, x, y, wh, ws, tg, parts):
-        "(this chunk's share, its gradient with respect to the logits rows `x`) from the formulas; adds to `parts`."
-        x = x.float()
-        a, T = self.alpha, self.temperature
-        total, g = x.new_zeros(()), None
-        logq1 = torch.log_softmax(x, -1) if (a > 0 or T == 1 or self.report_hard) else None
-        if logq1 is not None:
-            yy = y.clamp_min(0)[:, None]
-            hard = -(logq1.gather(-1, yy).squeeze(-1) * wh).sum()
-            parts["hard"] += hard.item()
-        if a < 1:   # d(T² KL)/dx = T ws (q_T - p̂)
-            logqT = logq1 if T == 1 else torch.log_softmax(x / T, -1)
-            if tg.logits is not None:
-                lp = torch.log_softmax(tg.logits.to(x.device).float() / T, -1)
-                p_hat = lp.exp()
-                kl = kl_rows_from_logp(logqT, lp, p_hat); del lp
-            else:
-                kl, p_hat = sparse_kl_rows(logqT, tg, T), sparse_teacher_probs(logqT, tg, T)
-            soft = T * T * (kl * ws).sum()
-            parts["soft"] += soft.item()
-            total = total + (1 - a) * soft
-            ck = ((1 - a) * T * ws)[:, None]
-            if T == 1 and a > 0:   # one softmax serves both terms: (a wh + (1-a) ws) q - (1-a) ws p̂ - a wh onehot
-                g = logq1.exp_().mul_(ck + (a * wh)[:, None]).sub_(p_hat.mul_(ck))
-                g.scatter_add_(-1, yy, -(a * wh)[:, None])
-                return total + a * hard, g
-            g = (logqT.exp_() if logqT is not logq1 else logqT.exp()).sub_(p_hat).mul_(ck); del p_hat
-        if a > 0:   # d(hard)/dx = wh (q1 - onehot(y))
-            q1 = logq1.exp_().mul_((a * wh)[:, None])
-            g = q1 if g is None else g.add_(q1)
-            g.scatter_add_(-1, yy, -(a * wh)[:, None])
-            total = total + a * hard
-        return total, g
-
     def _finish(self, total, parts):
-        if self.alpha == 1: parts["soft"] = float("nan")
-        if self.alpha == 0 and not self.report_hard and self.temperature != 1: parts["hard"] = float("nan")
-        return total, parts
+        "(total, parts) with the NaN convention: the soft part is not computed at α = 1, the hard one may not be at α = 0."
+        skipped_hard = self.alpha == 0 and not self.report_hard and self.temperature != 1
+        return total, self.report(None if skipped_hard else parts["hard"], parts["soft"] if self.needs_teacher else None)
 
     def __call__(self, student_logits:Tensor, # (B, S, V) student logits
                  labels:Tensor, # (B, S) token ids (the input ids)
@@ -192,9 +112,9 @@ class ChunkedKDCriterion:
         y, wh, ws, tg = self._plan(B, S, labels, targets, mask, student_logits.device)
         parts = {"hard": 0.0, "soft": 0.0}
         def f(a, b, x):
-            args = (x, y[a:b], wh[a:b], ws[a:b], None if tg is None else _rows_of(tg, a, b), parts)
-            if not self.closed_form: return self._rows_loss(*args)
-            value, g = self._rows_closed(*args)
+            args = (x, y[a:b], wh[a:b], ws[a:b], None if tg is None else tg.map(lambda x: x[a:b]), parts)
+            if not self.closed_form: return _rows_autograd(self, *args)
+            value, g = _rows_closed(self, *args)
             return value, [g]
         return self._finish(chunked_rows(f, student_logits.reshape(B * S, V), chunk=self.chunk), parts)
 
@@ -223,12 +143,65 @@ class ChunkedKDCriterion:
             with torch.set_grad_enabled(not self.closed_form):
                 x = hc @ Wc.t()
                 if bc: x = x + bc[0]
-            args = (x, y[a:b], wh[a:b], ws[a:b], None if tg is None else _rows_of(tg, a, b), parts)
-            if not self.closed_form: return self._rows_loss(*args)
-            value, g = self._rows_closed(*args)
+            args = (x, y[a:b], wh[a:b], ws[a:b], None if tg is None else tg.map(lambda x: x[a:b]), parts)
+            if not self.closed_form: return _rows_autograd(self, *args)
+            value, g = _rows_closed(self, *args)
             g = g.to(hc.dtype)   # chain rule through x = h W^T + b
             return value, [g @ Wc, g.t() @ hc, *([g.sum(0)] if bc else [])]
         return self._finish(chunked_rows(f, h.reshape(B * S, H), W, *([bias] if bias is not None else []), chunk=self.chunk), parts)
+
+# %% ../nbs/23_chunked_loss.ipynb #f261976a
+def _rows_autograd(c:ChunkedKDCriterion, x, y, wh, ws, tg, parts):
+    "This chunk's share of the total for logits rows `x`; adds its hard and soft shares to `parts`."
+    x = x.float()
+    logq1 = torch.log_softmax(x, -1)
+    total = x.sum() * 0
+    hard = (nll_rows(logq1, y) * wh).sum()   # always reported
+    parts["hard"] += hard.item()
+    if c.alpha > 0: total = total + c.alpha * hard
+    if c.alpha < 1:
+        T = c.temperature
+        logqT = logq1 if T == 1 else torch.log_softmax(x / T, -1)
+        kl = full_kl_rows(logqT, tg.logits, T) if tg.logits is not None else sparse_kl_rows(logqT, tg, T)
+        soft = T * T * (kl * ws).sum()
+        parts["soft"] += soft.item(); total = total + (1 - c.alpha) * soft
+    return total
+
+@torch.no_grad()
+def _rows_closed(c:ChunkedKDCriterion, x, y, wh, ws, tg, parts):
+    "(this chunk's share, its gradient with respect to the logits rows `x`) from the formulas; adds to `parts`."
+    x = x.float()
+    a, T = c.alpha, c.temperature
+    total, g = x.new_zeros(()), None
+    logq1 = torch.log_softmax(x, -1) if (a > 0 or T == 1 or c.report_hard) else None
+    if logq1 is not None:
+        yy = y.clamp_min(0)[:, None]
+        hard = (nll_rows(logq1, y) * wh).sum()
+        parts["hard"] += hard.item()
+    if a < 1:   # d(T² KL)/dx = T ws (q_T - p̂)
+        logqT = logq1 if T == 1 else torch.log_softmax(x / T, -1)
+        if tg.logits is not None:
+            lp = torch.log_softmax(tg.logits.to(x.device).float() / T, -1)
+            p_hat = lp.exp()
+            kl = kl_rows(lp, logqT, p_hat); del lp
+        else:
+            kl, p_hat = sparse_kl_rows(logqT, tg, T), sparse_teacher_probs(logqT, tg, T)
+        soft = T * T * (kl * ws).sum()
+        parts["soft"] += soft.item()
+        total = total + (1 - a) * soft
+        ck = ((1 - a) * T * ws)[:, None]
+        if T == 1 and a > 0:   # one softmax serves both terms: (a wh + (1-a) ws) q - (1-a) ws p̂ - a wh onehot
+            g = logq1.exp_().mul_(ck + (a * wh)[:, None]).sub_(p_hat.mul_(ck))
+            g.scatter_add_(-1, yy, -(a * wh)[:, None])
+            return total + a * hard, g
+        g = (logqT.exp_() if logqT is not logq1 else logqT.exp()).sub_(p_hat).mul_(ck); del p_hat
+    if a > 0:   # d(hard)/dx = wh (q1 - onehot(y))
+        q1 = logq1.exp_().mul_((a * wh)[:, None])
+        g = q1 if g is None else g.add_(q1)
+        g.scatter_add_(-1, yy, -(a * wh)[:, None])
+        total = total + a * hard
+    return total, g
+
 
 # %% ../nbs/23_chunked_loss.ipynb #5c299c02
 def kd_criterion(alpha:float=0.5, # weight of the hard loss, in [0, 1]
@@ -254,7 +227,7 @@ def fused_kld_loss(hidden:Tensor, # (B, S, H) student final hidden states
         raise ValueError(f"teacher_logits must be {(B, S, weight.shape[0])} for hidden {tuple(hidden.shape)} and weight "
                          f"{tuple(weight.shape)}, got {tuple(teacher_logits.shape)}")
     labels = torch.zeros(B, S, dtype=torch.long, device=hidden.device)   # alpha = 0: the hard part is only logged
-    crit = ChunkedKDCriterion(0.0, temperature, chunk=chunk); crit.report_hard = False
+    crit = ChunkedKDCriterion(0.0, temperature, chunk=chunk, report_hard=False)
     return crit.loss_from_hidden(hidden, weight, bias, labels, TeacherTargets(logits=teacher_logits), mask)[0]
 
 # %% ../nbs/23_chunked_loss.ipynb #b24ad79f
@@ -276,7 +249,7 @@ def chunked_kld_loss(student_logits:Tensor, # (B, S, V) or (N, V) student logits
         s3, t3 = student_logits.reshape(1, -1, V) if student_logits.dim() == 2 else student_logits, teacher_logits.reshape(1, -1, V) if teacher_logits.dim() == 2 else teacher_logits
         m3 = None if mask is None else mask.reshape(s3.shape[:2])
         labels = torch.zeros(s3.shape[:2], dtype=torch.long, device=s3.device)    # alpha = 0: the hard part is only logged
-        crit = ChunkedKDCriterion(0.0, T, chunk=chunk); crit.report_hard = False
+        crit = ChunkedKDCriterion(0.0, T, chunk=chunk, report_hard=False)
         return crit(s3, labels, TeacherTargets(logits=t3.detach()), m3)[0]
     s, t = student_logits.reshape(-1, V), teacher_logits.reshape(-1, V).detach()
     m = None if mask is None else mask.reshape(-1)
@@ -287,3 +260,18 @@ def chunked_kld_loss(student_logits:Tensor, # (B, S, V) or (N, V) student logits
         if n == 0: return rows.sum() * 0
         return kld_loss(rows, t[a:b], T, mc) * (n / max(n_total, 1))
     return chunked_rows(part, s, chunk=chunk)
+
+# %% ../nbs/23_chunked_loss.ipynb #af3db689
+def head_inputs(model:nn.Module, # a causal LM (possibly wrapped in DDP) with `get_output_embeddings()`
+                input_ids:Tensor # (B, S) token ids
+               )->tuple:
+    "(final hidden states (B, S, H), LM-head weight (V, H), bias or None) from a forward pass that computes no logits."
+    core = model.module if hasattr(model, "module") else model
+    head = core.get_output_embeddings()
+    grab = {}
+    def hook(mod, inp, out): grab["h"] = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+    handle = core.base_model.register_forward_hook(hook)
+    try: model(input_ids, logits_to_keep=torch.empty(0, dtype=torch.long, device=input_ids.device))
+    finally: handle.remove()
+    return grab["h"], head.weight, getattr(head, "bias", None)
+

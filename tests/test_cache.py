@@ -1,17 +1,16 @@
 "Cross-cutting checks of the teacher-logit cache: it drives the trainer like a live teacher does."
 import math, numpy as np, pytest, torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from conftest import tiny_gpt2
 from distill_edu.cache import (teacher_cache, TeacherCache, SparseKDCriterion, sparsify_logits, sparse_targets,
                                sparse_kd_loss, sparse_error, sparse_bytes_per_token)
 from distill_edu.data import TokenWindows
 from distill_edu.losses import kld_loss
-from distill_edu.train import LiveTeacher, DistillCriterion, make_loader, train_epoch, make_optimizer, distill
+from distill_edu.targets import LiveTeacher, DistillCriterion
+from distill_edu.train import make_loader, train_epoch, make_optimizer, distill
 
 V = 61
 
-def tiny(seed, n_positions=16):
-    torch.manual_seed(seed)
-    return GPT2LMHeadModel(GPT2Config(vocab_size=V, n_embd=16, n_layer=1, n_head=2, n_positions=n_positions)).eval()
+def tiny(seed, n_positions=16): return tiny_gpt2(seed, n_positions=n_positions, vocab=V).eval()
 
 @pytest.fixture
 def setup(tmp_path):

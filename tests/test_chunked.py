@@ -1,12 +1,13 @@
 "Cross-cutting checks of the chunked KD loss and criterion: same numbers as the unchunked ones, inside the trainer too."
 import numpy as np, pytest, torch
 from hypothesis import given, settings, strategies as st
-from transformers import GPT2Config, GPT2LMHeadModel
+from conftest import tiny_gpt2
 from distill_edu.chunked import chunked_kld_loss, chunked_rows, ChunkedKDCriterion, head_inputs
 from distill_edu.cache import SparseKDCriterion, sparsify_logits, sparse_targets, teacher_cache
 from distill_edu.data import TokenWindows
 from distill_edu.losses import kld_loss
-from distill_edu.train import TeacherTargets, DistillCriterion, LiveTeacher, make_loader, make_optimizer, train_epoch
+from distill_edu.targets import TeacherTargets, DistillCriterion, LiveTeacher
+from distill_edu.train import make_loader, make_optimizer, train_epoch
 
 @settings(max_examples=25, deadline=None)
 @given(B=st.integers(1, 3), S=st.integers(1, 6), V=st.integers(2, 40), chunk=st.integers(1, 20),
@@ -40,10 +41,7 @@ def test_no_grad_path_and_scaled_backward():
 def test_chunked_criterion_trains_like_the_reference(tmp_path):
     "A few optimizer steps with the chunked criterion follow the unchunked ones (live teacher and sparse cache)."
     V = 53
-    def tiny(seed):
-        torch.manual_seed(seed)
-        return GPT2LMHeadModel(GPT2Config(vocab_size=V, n_embd=16, n_layer=1, n_head=2, n_positions=16, resid_pdrop=0,
-                                          embd_pdrop=0, attn_pdrop=0))
+    def tiny(seed): return tiny_gpt2(seed, n_positions=16, vocab=V, dropout=False)
     torch.manual_seed(0)
     wins = TokenWindows(torch.randint(0, V, (300,)), max_length=16, stride=8, max_positions=None)
     teacher = tiny(1).eval()
@@ -60,7 +58,7 @@ def test_chunked_criterion_trains_like_the_reference(tmp_path):
 def test_fused_head_matches_unfused():
     V, B, S = 70, 2, 9
     torch.manual_seed(0)
-    stu = GPT2LMHeadModel(GPT2Config(vocab_size=V, n_embd=16, n_layer=1, n_head=2, n_positions=S)).eval()
+    stu = tiny_gpt2(0, n_positions=S, vocab=V).eval()
     ids, zt = torch.randint(0, V, (B, S)), torch.randn(B, S, V)
     for alpha, T in ((0.0, 1.0), (0.5, 2.0), (1.0, 2.0)):
         crit = ChunkedKDCriterion(alpha, T, chunk=5)

@@ -4,7 +4,9 @@ import os, shutil, subprocess, sys, textwrap, pytest, torch
 WORKER = textwrap.dedent('''
     import sys, torch, torch.distributed as dist
     from transformers import GPT2Config, GPT2LMHeadModel
-    from distill_edu.train import distill, LiveTeacher, init_distributed
+    from distill_edu.targets import LiveTeacher
+    from distill_edu.train import distill, init_distributed
+    from distill_edu.chunked import kd_criterion
     rank, world = init_distributed()
     assert world == 2, world
     def lm(seed, n_embd):
@@ -13,7 +15,7 @@ WORKER = textwrap.dedent('''
     g = torch.Generator().manual_seed(0)
     data = [torch.randint(0, 101, (16,), generator=g) for _ in range(32)]
     student = lm(rank, 16)          # different initial weights per rank: DDP must broadcast rank 0's
-    r = distill(student, LiveTeacher(lm(7, 32)), data, alpha=0.5, epochs=2, batch_size=4, device="cpu",
+    r = distill(student, LiveTeacher(lm(7, 32)), data, kd_criterion(0.5), epochs=2, batch_size=4, device="cpu",
                 progress=False, log=None, out=sys.argv[1] if rank == 0 else None)
     torch.save({k: v.detach().clone() for k, v in student.state_dict().items()}, f"{sys.argv[1]}/rank{rank}.pt")
     torch.save(r.history.loss.tolist(), f"{sys.argv[1]}/loss{rank}.pt")

@@ -1,16 +1,17 @@
 "Cross-cutting tests of distill_edu.train and distill_edu.evaluate on tiny random models (CPU, seconds)."
 import math, pytest, torch
-from transformers import GPT2Config, GPT2LMHeadModel
-from distill_edu.train import (distill, LiveTeacher, DistillCriterion, TeacherTargets, make_loader, train_epoch,
-                               hard_loss, make_optimizer, warmup_schedule)
+import functools
+from conftest import tiny_gpt2
+from distill_edu.losses import hard_loss
+from distill_edu.targets import LiveTeacher, DistillCriterion, TeacherTargets
+from distill_edu.train import distill, make_loader, train_epoch, make_optimizer, warmup_schedule
+from distill_edu.chunked import kd_criterion
 from distill_edu.evaluate import evaluate
 from distill_edu.models import load_tokenizer
 
 V = 503    # a small vocabulary keeps these tests fast; the sampling test uses GPT-2's (50,257)
 
-def lm(seed, n_embd=16, n_layer=1, n_positions=32, vocab=V):
-    torch.manual_seed(seed)
-    return GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_embd=n_embd, n_layer=n_layer, n_head=2, n_positions=n_positions))
+lm = functools.partial(tiny_gpt2, vocab=V)
 
 @pytest.fixture(scope="module")
 def setup():
@@ -18,7 +19,7 @@ def setup():
     data = [torch.randint(0, V, (16,), generator=g) for _ in range(24)]
     return LiveTeacher(lm(99, n_embd=32, n_layer=2)), data
 
-KW = dict(alpha=0.5, temperature=2.0, batch_size=4, device="cpu", progress=False, log=None, sample_tokens=4)
+KW = dict(criterion=kd_criterion(0.5, "kld", 2.0), batch_size=4, device="cpu", progress=False, log=None, sample_tokens=4)
 
 def test_resume_after_epoch_reproduces_losses(setup, tmp_path):
     teacher, data = setup
@@ -54,7 +55,7 @@ def test_resume_from_another_model_is_refused(setup, tmp_path):
 def test_alpha_one_never_calls_the_teacher_and_matches_plain_ce(setup):
     _, data = setup
     def boom(ids, widx): raise AssertionError("teacher called")
-    r = distill(lm(0), boom, data, epochs=1, **{**KW, "alpha": 1.0})
+    r = distill(lm(0), boom, data, epochs=1, **{**KW, "criterion": kd_criterion(1.0, "kld", 2.0)})
     assert (r.history.loss == r.history.hard).all() and r.history.soft.isna().all()
 
 def test_criterion_parts_and_soft_only(setup):
@@ -92,7 +93,7 @@ def test_warmup_and_clipping():
 def test_training_reduces_held_out_kl(setup):
     teacher, data = setup
     before = evaluate(lm(0), data[:8], teacher)
-    r = distill(lm(0), teacher, data, epochs=8, **{**KW, "alpha": 0.0, "temperature": 1.0, "lr": 3e-3})
+    r = distill(lm(0), teacher, data, epochs=8, **{**KW, "criterion": kd_criterion(0.0, "kld", 1.0), "lr": 3e-3})
     after = evaluate(r.student, data[:8], teacher)
     assert after["kl"] < before["kl"] and after["top1"] >= before["top1"]
 
