@@ -29,6 +29,7 @@ def _optimal_logits(zt, y, a, T, soft_loss, max_steps=100):
     V = len(zt)
     f = lambda z: balanced_loss(F.cross_entropy(z[None], torch.tensor([y])), zt[None], z[None], soft_loss, a, T)
     shift = torch.full((V, V), 1 / V, dtype=torch.float64) if soft_loss == "kld" else 0  # kld ignores z + c: fix c
+    shift = shift + 1e-12 * torch.eye(V, dtype=torch.float64)   # solvable where a tempered softmax underflows; g = 0 unmoved
     z = zt.clone()
     for _ in range(max_steps):
         g = torch.func.grad(f)(z)

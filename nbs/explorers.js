@@ -78,15 +78,6 @@ export function balancedLoss(hardLoss, teacherLogits, studentLogits, soft = "kld
   return alpha === 0 ? s : alpha * hardLoss + (1 - alpha) * s;
 }
 
-/** alpha * one-hot(label) + (1 - alpha) * softmax(teacher / T), the target the loss pulls towards (mirrors distill_edu.explore.mixed_target). */
-export function mixedTarget(vocabSize, label, teacherLogits, alpha = 0.5, T = 2) {
-  checkAlpha(alpha);
-  if (teacherLogits.length !== vocabSize) throw new RangeError(`teacher logits have ${teacherLogits.length} entries, expected ${vocabSize}`);
-  if (!(Number.isInteger(label) && label >= 0 && label < vocabSize)) throw new RangeError(`label must be an index below ${vocabSize}, got ${label}`);
-  const p = softmaxT(teacherLogits, T);
-  return p.map((v, i) => alpha * (i === label ? 1 : 0) + (1 - alpha) * v);
-}
-
 /** Solve A x = b by Gaussian elimination with partial pivoting (A is small and square; neither is changed). */
 function solve(A, b) {
   const n = b.length, M = A.map((row, i) => [...row, b[i]]);
@@ -137,8 +128,9 @@ export function optimalStudent(teacherLogits, label, alpha = 0.5, T = 2, soft = 
       (1 - alpha) * (soft === "kld" ? T * (qT[i] - pT[i]) : (2 / V) * (z[i] - teacherLogits[i])));
     if (Math.max(...g.map(Math.abs)) <= 1e-10) break;  // the float64 rounding floor of g is ~1e-13
     const Hq = softmaxHessian(q), HT = soft === "kld" ? softmaxHessian(qT) : null;
-    // "kld" is blind to a constant shift of z (H 1 = 0, sum g = 0): adding 1 1^T / V fixes the shift, not the step
-    const H = Hq.map((row, i) => row.map((h, j) => alpha * h +
+    // "kld" is blind to a constant shift of z (H 1 = 0, sum g = 0): adding 1 1^T / V fixes the shift, not the step;
+    // 1e-12 on the diagonal keeps H solvable where a tempered softmax underflows (it does not move the minimum, g = 0)
+    const H = Hq.map((row, i) => row.map((h, j) => alpha * h + (i === j ? 1e-12 : 0) +
       (1 - alpha) * (soft === "kld" ? HT[i][j] + 1 / ((1 - alpha) * V) : (i === j ? 2 / V : 0))));
     const d = solve(H, g.map((v) => -v));
     const f0 = loss(z), slope = g.reduce((s, v, i) => s + v * d[i], 0);
