@@ -6,7 +6,7 @@
 __all__ = ['FORMAT', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint']
 
 # %% ../nbs/13_checkpoint.ipynb #60c8e2a9
-import os, random, pickle, zipfile, json
+import os, random, pickle, json
 from pathlib import Path
 import numpy as np
 import torch
