@@ -39,6 +39,13 @@ def _config_json(model):
     cfg = getattr(model, "config", None)
     return cfg.to_json_string() if hasattr(cfg, "to_json_string") else None
 
+def _fsync_dir(folder):
+    "Flush `folder`'s entries to disk so a finished rename survives a power cut (POSIX; skipped elsewhere)."
+    if os.name != "posix": return
+    fd = os.open(folder, os.O_RDONLY)
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
 def save_checkpoint(path:str|Path, # where to write (folders are created)
                     model:nn.Module, # the model being trained
                     optimizer:torch.optim.Optimizer|None=None, # its optimizer, whose state is saved too
@@ -56,6 +63,7 @@ def save_checkpoint(path:str|Path, # where to write (folders are created)
             torch.save(payload, f)
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     finally:
         if tmp.exists(): tmp.unlink()
     return path

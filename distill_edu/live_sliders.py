@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from .core import softmax_t, entropy, check_temperature, EXAMPLE
 from .losses import kld_loss, mse_logit_loss, balanced_loss, check_alpha
-from .explore import mixed_target
+from .explore import optimal_student
 
 # %% ../nbs/06_live_sliders.ipynb #327d9cb5
 # The grid on which the JSON carries Python reference values (the T sliders span 0.1–20).
@@ -46,7 +46,7 @@ def live_sliders_data(tokens=EXAMPLE["tokens"], # the candidate next tokens (bar
     hard = F.cross_entropy(zs, torch.tensor([y]))
     ref = dict(temperatures=temperatures, alphas=alphas, hard=hard.item(), mse=mse_logit_loss(zs, zt).item(),
                teacher_probs=[], student_probs=[], teacher_entropy=[], student_entropy=[],
-               teacher_max_prob=[], student_max_prob=[], kld=[], balanced_kld=[], balanced_mse=[], mixed_target=[])
+               teacher_max_prob=[], student_max_prob=[], kld=[], balanced_kld=[], balanced_mse=[], optimum_kld=[], optimum_mse=[])
     for T in temperatures:
         p, q = softmax_t(zt, T)[0], softmax_t(zs, T)[0]
         ref["teacher_probs"].append(p.tolist()); ref["student_probs"].append(q.tolist())
@@ -56,7 +56,7 @@ def live_sliders_data(tokens=EXAMPLE["tokens"], # the candidate next tokens (bar
         for soft in ("kld", "mse"):
             ref[f"balanced_{soft}"].append([balanced_loss(hard, zt, zs, soft_loss=soft, alpha=a, temperature=T).item()
                                             for a in alphas])
-        ref["mixed_target"].append([mixed_target(zt[0], y, a, T).tolist() for a in alphas])
+            ref[f"optimum_{soft}"].append([optimal_student(zt[0], y, a, T, soft).tolist() for a in alphas])
     return dict(about="Written by nbs/06_live_sliders.ipynb (distill_edu.live_sliders.write_live_sliders_json); "
                       "the default logits are distill_edu.core.EXAMPLE (illustrative, not a real model's output); "
                       "read by the {ojs} blocks of that page.",

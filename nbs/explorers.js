@@ -78,11 +78,65 @@ export function balancedLoss(hardLoss, teacherLogits, studentLogits, soft = "kld
   return alpha === 0 ? s : alpha * hardLoss + (1 - alpha) * s;
 }
 
-/** alpha * one-hot(label) + (1 - alpha) * softmax(teacher / T), the target the loss pulls towards (mirrors distill_edu.explore.mixed_target). */
-export function mixedTarget(vocabSize, label, teacherLogits, alpha = 0.5, T = 2) {
-  checkAlpha(alpha);
-  if (teacherLogits.length !== vocabSize) throw new RangeError(`teacher logits have ${teacherLogits.length} entries, expected ${vocabSize}`);
-  if (!(Number.isInteger(label) && label >= 0 && label < vocabSize)) throw new RangeError(`label must be an index below ${vocabSize}, got ${label}`);
-  const p = softmaxT(teacherLogits, T);
-  return p.map((v, i) => alpha * (i === label ? 1 : 0) + (1 - alpha) * v);
+/** Solve A x = b by Gaussian elimination with partial pivoting (A is small and square; neither is changed). */
+function solve(A, b) {
+  const n = b.length, M = A.map((row, i) => [...row, b[i]]);
+  for (let c = 0; c < n; c++) {
+    let piv = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r][c]) > Math.abs(M[piv][c])) piv = r;
+    [M[c], M[piv]] = [M[piv], M[c]];
+    for (let r = c + 1; r < n; r++) {
+      const f = M[r][c] / M[c][c];
+      for (let k = c; k <= n; k++) M[r][k] -= f * M[c][k];
+    }
+  }
+  const x = new Array(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = M[r][n];
+    for (let k = r + 1; k < n; k++) s -= M[r][k] * x[k];
+    x[r] = s / M[r][r];
+  }
+  return x;
+}
+
+/** diag(p) - p p^T: the Hessian of cross entropy against a fixed target with respect to the logits. */
+function softmaxHessian(p) {
+  return p.map((pi, i) => p.map((pj, j) => (i === j ? pi : 0) - pi * pj));
+}
+
+/**
+ * The student distribution softmax(z) at the free logits z that minimise
+ * alpha * CE(label, z) + (1 - alpha) * soft(z, teacher, T), for soft "kld" (T^2 KL) or "mse"
+ * (mirrors distill_edu.explore.optimal_student). Damped Newton in closed form: the gradient is
+ * alpha (q - onehot) + (1 - alpha) T (q_T - p_T) for "kld" and alpha (q - onehot) + (1 - alpha) (2/V)(z - z_t)
+ * for "mse". alpha = 1 has no finite minimum: the answer is its limit, the one-hot label; alpha = 0 gives
+ * softmax(teacher) (z = z_t minimises both soft losses). Deterministic: no random start, a fixed iteration cap.
+ */
+export function optimalStudent(teacherLogits, label, alpha = 0.5, T = 2, soft = "kld", maxSteps = 100) {
+  checkAlpha(alpha); checkTemperature(T);
+  if (soft !== "kld" && soft !== "mse") throw new RangeError(`optimalStudent needs soft loss "kld" or "mse", got ${JSON.stringify(soft)}`);
+  const V = teacherLogits.length;
+  if (!(Number.isInteger(label) && label >= 0 && label < V)) throw new RangeError(`label must be an index below ${V}, got ${label}`);
+  if (alpha === 1) return teacherLogits.map((_, i) => (i === label ? 1 : 0));
+  if (alpha === 0) return softmaxT(teacherLogits, 1);
+  const loss = (z) => alpha * crossEntropy(z, label) + (1 - alpha) * softLoss(soft, z, teacherLogits, T);
+  const pT = softmaxT(teacherLogits, T);
+  let z = [...teacherLogits];
+  for (let step = 0; step < maxSteps; step++) {
+    const q = softmaxT(z, 1), qT = softmaxT(z, T);
+    const g = q.map((v, i) => alpha * (v - (i === label ? 1 : 0)) +
+      (1 - alpha) * (soft === "kld" ? T * (qT[i] - pT[i]) : (2 / V) * (z[i] - teacherLogits[i])));
+    if (Math.max(...g.map(Math.abs)) <= 1e-10) break;  // the float64 rounding floor of g is ~1e-13
+    const Hq = softmaxHessian(q), HT = soft === "kld" ? softmaxHessian(qT) : null;
+    // "kld" is blind to a constant shift of z (H 1 = 0, sum g = 0): adding 1 1^T / V fixes the shift, not the step;
+    // 1e-12 on the diagonal keeps H solvable where a tempered softmax underflows (it does not move the minimum, g = 0)
+    const H = Hq.map((row, i) => row.map((h, j) => alpha * h + (i === j ? 1e-12 : 0) +
+      (1 - alpha) * (soft === "kld" ? HT[i][j] + 1 / ((1 - alpha) * V) : (i === j ? 2 / V : 0))));
+    const d = solve(H, g.map((v) => -v));
+    const f0 = loss(z), slope = g.reduce((s, v, i) => s + v * d[i], 0);
+    let t = 1;
+    while (loss(z.map((v, i) => v + t * d[i])) > f0 + 1e-4 * t * slope && t > 1e-6) t /= 2;
+    z = z.map((v, i) => v + t * d[i]);
+  }
+  return softmaxT(z, 1);
 }

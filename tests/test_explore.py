@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from distill_edu.core import EXAMPLE
-from distill_edu.explore import temperature_explorer, alpha_explorer, mixed_target, Explorer
+from distill_edu.explore import temperature_explorer, alpha_explorer, mixed_target, optimal_student, _optimal_logits, Explorer
 
 ZT = torch.tensor(EXAMPLE["teacher_logits"], dtype=torch.float64)
 ZS = torch.tensor(EXAMPLE["student_logits"], dtype=torch.float64)
@@ -85,17 +85,20 @@ def test_alpha_redraw_matches_math_kld(ax, alpha, T):
     assert math.isclose(v["soft"], soft, rel_tol=1e-4, abs_tol=1e-6)
     assert math.isclose(v["total"], alpha * hard + (1 - alpha) * soft, rel_tol=1e-4, abs_tol=1e-6)
     assert math.isclose(v["weighted_hard"] + v["weighted_soft"], v["total"], rel_tol=1e-5, abs_tol=1e-6)
-    target = alpha * F.one_hot(torch.tensor(Y), len(ZT)).double() + (1 - alpha) * p
     order = ZT.argsort(descending=True)
-    torch.testing.assert_close(v["mixed_target"].double(), target[order], atol=1e-6, rtol=0)
+    torch.testing.assert_close(v["optimum"].double(), optimal_student(ZT, Y, alpha, T)[order], atol=1e-6, rtol=0)
+    torch.testing.assert_close(v["teacher_probs"].double(), probs(ZT, 1.0)[order], atol=1e-6, rtol=0)
     torch.testing.assert_close(v["student_probs"].double(), probs(ZS, 1.0)[order], atol=1e-6, rtol=0)
 
 def test_alpha_ends(ax):
     ax.set(alpha=1.0, temperature=2.0, soft_loss="kld")
     assert ax.values["total"] == pytest.approx(ax.values["hard"])
-    assert ax.values["mixed_target"][ax.values["tokens"].index(EXAMPLE["label"])].item() == pytest.approx(1.0)
+    assert ax.values["optimum"][ax.values["tokens"].index(EXAMPLE["label"])].item() == pytest.approx(1.0)
     ax.set(alpha=0.0)
     assert ax.values["total"] == pytest.approx(ax.values["soft"])
+    torch.testing.assert_close(ax.values["optimum"], ax.values["teacher_probs"])
+    ax.set(soft_loss="jsd")
+    assert ax.values["optimum"] is None   # no single minimum to draw
 
 def test_alpha_mse_ignores_temperature(ax):
     ax.set(alpha=0.4, soft_loss="mse", temperature=0.5); a = ax.values["soft"]
@@ -128,7 +131,43 @@ def test_mixed_target_is_the_gradient_target_at_T1():
     alpha = 0.3
     from distill_edu.losses import balanced_loss
     balanced_loss(F.cross_entropy(z[None], torch.tensor([Y])), ZT[None], z[None], "kld", alpha, 1.0).backward()
-    torch.testing.assert_close(z.grad, probs(ZS, 1.0) - mixed_target(ZT, Y, alpha, 1.0))
+    torch.testing.assert_close(z.grad, probs(ZS, 1.0) - mixed_target(ZT, Y, alpha))
+
+# ---- the optimum of the total loss (issue 16: temperature does not flatten the target) ---------
+def written_out_grad(z, alpha, T, soft):
+    "Gradient of alpha·CE(y, z) + (1-alpha)·soft(z) w.r.t. the free logits z, written out (not autograd)."
+    hard = probs(z, 1.0) - F.one_hot(torch.tensor(Y), len(z)).double()
+    s = T * (probs(z, T) - probs(ZT, T)) if soft == "kld" else 2 / len(z) * (z - ZT)
+    return alpha * hard + (1 - alpha) * s
+
+@pytest.mark.parametrize("soft", ["kld", "mse"])
+@pytest.mark.parametrize("T", [0.3, 1.0, 4.0, 20.0])
+@pytest.mark.parametrize("alpha", [0.1, 0.5, 0.9])
+def test_optimum_is_stationary(alpha, T, soft):
+    z = _optimal_logits(ZT, Y, alpha, T, soft)
+    # a convex total whose written-out gradient vanishes: the minimum. Newton stops at |g|∞ ≤ 1e-10.
+    assert written_out_grad(z, alpha, T, soft).abs().max() < 1e-9
+    torch.testing.assert_close(optimal_student(ZT, Y, alpha, T, soft), probs(z, 1.0))
+
+@pytest.mark.parametrize("T", [0.5, 1.0, 5.0, 20.0])
+def test_temperature_does_not_move_the_soft_optimum(T):
+    "α → 0: the optimum is the teacher at T = 1 for every T, never softmax(z_t / T)."
+    # the optimum moves by ~α / (smallest curvature of the soft term ≈ min softmax(z_t/T) ≥ 1e-4 for T ≥ 0.5 here):
+    # α = 1e-7 gives ≤ ~1e-3 in a logit, ≤ ~1e-5 in a probability. (At T = 0.2 the tempered teacher's tail is
+    # ~1e-11, the soft term barely constrains it, and α must be far smaller for the limit to show.)
+    torch.testing.assert_close(optimal_student(ZT, Y, 1e-7, T), probs(ZT, 1.0), atol=1e-5, rtol=0)
+    torch.testing.assert_close(optimal_student(ZT, Y, 0.0, T), probs(ZT, 1.0), atol=1e-12, rtol=0)
+
+@pytest.mark.parametrize("alpha", [0.2, 0.6])
+def test_optimum_at_T1_is_the_mixed_target(alpha):
+    # Newton stops at |g|∞ ≤ 1e-10 and the Hessian's non-zero eigenvalues are ≥ α·min q ≥ 1e-3: ≤ 1e-7
+    torch.testing.assert_close(optimal_student(ZT, Y, alpha, 1.0), mixed_target(ZT, Y, alpha), atol=1e-7, rtol=0)
+
+def test_optimal_student_bad_input():
+    with pytest.raises(ValueError, match="reverse_kld"): optimal_student(ZT, Y, 0.5, 2.0, "reverse_kld")
+    with pytest.raises(ValueError, match="1.5"): optimal_student(ZT, Y, 1.5)
+    with pytest.raises(ValueError, match="label"): optimal_student(ZT, 10)
+    with pytest.raises(ValueError, match="0"): optimal_student(ZT, Y, 0.5, 0)
 
 def test_explorer_generic():
     import matplotlib.pyplot as plt

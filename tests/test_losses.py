@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st, HealthCheck
 from distill_edu.core import softmax_t
 from distill_edu.losses import (kld_loss, mse_logit_loss, reverse_kld_loss, jsd_loss, balanced_loss, soft_loss,
-                                SOFT_LOSSES)
+                                SOFT_LOSSES, hard_loss)
 
 SETTINGS = dict(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -271,3 +271,50 @@ def test_batchmean_grows_with_sequence_length_token_does_not():
 def test_all_positions_masked_gives_zero():
     loss = kld_loss(S, T_, mask=torch.zeros(2, 3, dtype=torch.bool))
     assert loss == 0
+
+# ---- which positions count under a padding mask (issue 16: the conventions table of the losses lesson) ----------
+def _kl_at(s, t, T):
+    "T² KL(softmax(t/T) || softmax(s/T)) of one position, written out."
+    logp, logq = torch.log_softmax(t / T, -1), torch.log_softmax(s / T, -1)
+    return T * T * (logp.exp() * (logp - logq)).sum()
+
+def test_padded_batch_positions_that_count():
+    """distill_edu's convention, decided deliberately: the soft term counts the S positions t with mask[t] (the teacher's
+    prediction at the last real position needs no label), the hard term the S - 1 positions with mask[t+1] (the
+    references -- TRL, torchtune, Liger -- count only those for both). Padding holds nan: it must not leak."""
+    g = torch.Generator().manual_seed(16)
+    B, S, V, T = 3, 6, 11, 2.0
+    zs, zt = torch.randn(B, S, V, generator=g, dtype=torch.float64), torch.randn(B, S, V, generator=g, dtype=torch.float64)
+    ids = torch.randint(0, V, (B, S), generator=g)
+    lengths = [6, 4, 1]                                             # a full row, a padded row, a row with one real token
+    real = torch.arange(S)[None] < torch.tensor(lengths)[:, None]
+    zs[~real], zt[~real] = float("nan"), float("nan")
+    soft_pos = [(b, t) for b in range(B) for t in range(lengths[b])]                  # mask[t]
+    hard_pos = [(b, t) for b in range(B) for t in range(lengths[b] - 1)]              # mask[t+1]
+    assert (len(soft_pos), len(hard_pos)) == (sum(lengths), sum(lengths) - B)          # 11 soft, 8 hard positions
+    tol = 64 * V * torch.finfo(torch.float64).eps                                     # float64 sums of V-term softmaxes
+    want_soft = torch.stack([_kl_at(zs[b, t], zt[b, t], T) for b, t in soft_pos]).mean()
+    assert math.isclose(kld_loss(zs, zt, T, real).item(), want_soft.item(), rel_tol=tol, abs_tol=tol)
+    want_hard = torch.stack([-torch.log_softmax(zs[b, t], -1)[ids[b, t + 1]] for b, t in hard_pos]).mean()
+    # hard_loss works in fp32: relative error ≤ a few V·eps32
+    assert math.isclose(hard_loss(zs, ids, real).item(), want_hard.item(), rel_tol=8 * V * torch.finfo(torch.float32).eps)
+    # the references' positions: the soft term masked with mask[t+1] gives their count and their mean
+    label_mask = torch.zeros_like(real); label_mask[:, :-1] = real[:, 1:]
+    want_ref = torch.stack([_kl_at(zs[b, t], zt[b, t], T) for b, t in hard_pos]).mean()
+    assert math.isclose(kld_loss(zs, zt, T, label_mask).item(), want_ref.item(), rel_tol=tol, abs_tol=tol)
+    assert not math.isclose(want_soft.item(), want_ref.item(), rel_tol=1e-3)          # the convention changes the number
+    # the row with one real token has a soft target but no hard label: it counts for the soft term only
+    only = torch.zeros_like(real); only[2, 0] = True
+    assert math.isclose(kld_loss(zs, zt, T, only).item(), _kl_at(zs[2, 0], zt[2, 0], T).item(), rel_tol=tol)
+    assert hard_loss(zs, ids, only).item() == 0.0                                      # no position with a label: 0
+
+def test_balanced_loss_uses_both_conventions_on_a_padded_batch():
+    "balanced_loss mixes a hard loss averaged over mask[t+1] positions with a soft loss averaged over mask[t] positions."
+    g = torch.Generator().manual_seed(17)
+    zs, zt = torch.randn(2, 5, 7, generator=g, dtype=torch.float64), torch.randn(2, 5, 7, generator=g, dtype=torch.float64)
+    ids = torch.randint(0, 7, (2, 5), generator=g)
+    real = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]]).bool()
+    hard = hard_loss(zs, ids, real)
+    got = balanced_loss(hard, zt, zs, "kld", 0.3, 2.0, mask=real)
+    want = 0.3 * hard + 0.7 * kld_loss(zs, zt, 2.0, real)
+    assert math.isclose(got.item(), want.item(), rel_tol=1e-12)
