@@ -134,7 +134,7 @@ def sparsify_logits(logits:Tensor, # (..., V) full teacher logits
 # %% ../nbs/22_teacher_cache.ipynb #ec53e81a
 def _key(name, T): return f"{name}@{T:g}"
 
-def sparse_targets(sp:dict # the output of `sparsify_logits` (or a batch read from the cache)
+def sparse_targets(sp:dict # the output of sparsify_logits (or a batch read from the cache)
                   )->TeacherTargets:
     "Wrap sparse teacher targets in the trainer's `TeacherTargets` (head in `topk_*`, per-temperature pieces in `extra`)."
     v = sp["head_p"].float().log()   # fp16 probabilities: 0.05 % relative precision (fp16 log-probs: up to 0.4 %)
@@ -157,7 +157,7 @@ def _head(targets:TeacherTargets, T:float, dev):
     return head_i, lp, p, (1 - p.sum(-1)).clamp_min(0), g("tail_idx").long(), g("negentropy").float()
 
 def sparse_kl_rows(student_logq:Tensor, # (B, S, V) student log-probabilities at temperature T (`log_softmax(z/T)`)
-                   targets:TeacherTargets, # sparse targets (`sparse_targets`, or the cache)
+                   targets:TeacherTargets, # sparse targets (sparse_targets, or the cache)
                    temperature:float=2.0 # must be one of the cached temperatures
                   )->Tensor:
     "The sparse estimate of KL(teacher ‖ student) at temperature T for each position, shape (B, S), without the T² factor."
@@ -188,7 +188,7 @@ def sparse_teacher_probs(student_logq:Tensor, # (..., V) student log-probabiliti
     return out.scatter_(-1, head_i, p)
 
 def sparse_kd_loss(student_logq:Tensor, # (B, S, V) student log-probabilities at temperature T (`log_softmax(z/T)`)
-                   targets:TeacherTargets, # sparse targets (`sparse_targets`, or the cache)
+                   targets:TeacherTargets, # sparse targets (sparse_targets, or the cache)
                    temperature:float=2.0, # must be one of the cached temperatures
                    mask=None # optional (B, S) bool mask of the positions that count
                   )->Tensor:

@@ -78,7 +78,7 @@ class ChunkedKDCriterion(KDCriterion):
                  chunk:int=64, # positions per chunk
                  closed_form:bool=True, # gradients from their formulas (faster); False: autograd on each chunk
                  report_hard:bool=True, # also compute the (unweighted) hard loss for `parts` when alpha = 0
-                 fused:bool=False # True: `train_step` calls `loss_from_model`, so the student's full logits never exist
+                 fused:bool=False # True: train_step calls loss_from_model, so the student's full logits never exist
                 ):
         super().__init__(alpha, soft_loss, temperature)
         check_chunk(chunk)
@@ -236,7 +236,7 @@ def chunked_kld_loss(student_logits:Tensor, # (B, S, V) or (N, V) student logits
                      temperature:float=2.0, # softmax temperature T > 0
                      mask=None, # optional (B, S) bool/0-1 mask of the positions that count
                      chunk:int=64, # positions per chunk
-                     closed_form:bool=True # gradient from its formula T(q - p) (faster); False: autograd through `kld_loss` per chunk
+                     closed_form:bool=True # gradient from its formula T(q - p) (faster); False: autograd through kld_loss per chunk
                     )->Tensor:
     "`kld_loss` (T² KL, mean over counted positions) computed chunk by chunk: same value and gradient, a fraction of the memory."
     T = check_temperature(temperature)

@@ -52,7 +52,7 @@ def positive_int(s:str # the option's text
     if v < 1: raise ValueError(f"expected a positive integer, got {s!r}")
     return v
 
-def arg_type(check, # a validator: returns the value or raises ValueError (e.g. `check_alpha`)
+def arg_type(check, # a validator: returns the value or raises ValueError (e.g. check_alpha)
              many:bool=False # True: a comma-separated list, every item checked
             ):
     "An argparse `type` that reuses a library validator; its `ValueError` becomes argparse's one-line error."

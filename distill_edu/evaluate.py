@@ -57,7 +57,7 @@ def evaluate(student:nn.Module, # the student (put in eval mode for the evaluati
     return res
 
 # %% ../nbs/21_evaluate.ipynb #097b3f97
-def curves(runs:dict # {run name: `Distilled`} (or anything with `.history` and `.evals` DataFrames)
+def curves(runs:dict # {run name: Distilled} (or anything with `.history` and `.evals` DataFrames)
           )->pd.DataFrame:
     "One long DataFrame of every run's per-step training loss and held-out metrics, with a `run` column."
     frames = []

@@ -153,7 +153,7 @@ def freeze(model:nn.Module # the model to freeze
     return model
 
 def load_teacher(name:str="gpt2", # "gpt2", another hub id, a local folder, or "smollm2-135m"
-                 device:str|torch.device|None=None, # where to put it; `pick_device()` when None
+                 device:str|torch.device|None=None, # where to put it; pick_device() when None
                  dtype:torch.dtype|None=None # e.g. torch.bfloat16; float32 for SmolLM2 when None
                 )->PreTrainedModel:
     "A frozen teacher in eval mode: from the hub or a folder, or SmolLM2-135M converted from its bundled GGUF."
@@ -210,12 +210,14 @@ def make_student(vocab:int|PretrainedConfig|nn.Module|PreTrainedTokenizerBase=50
                  device:str|torch.device|None=None, # where to build it ("meta" to count parameters without memory); cpu when None
                  seed:int|None=None, # seed the initial weights for a reproducible student
                  config:GPT2Config|None=None, # a complete student config (e.g. a saved one); `vocab` and `kwargs` are then ignored
-                 **kwargs # `student_config` arguments: n_embd, n_layer, n_head, n_positions, ...
+                 **kwargs # student_config arguments: n_embd, n_layer, n_head, n_positions, ...
                 )->GPT2LMHeadModel:
     "A freshly initialised GPT-2 student whose vocabulary matches `vocab`."
     cfg = config if config is not None else student_config(vocab, **kwargs)
     if seed is not None: torch.manual_seed(seed)
-    with torch.device(device or "cpu"): return GPT2LMHeadModel(cfg)
+    with torch.device(device or "cpu"): model = GPT2LMHeadModel(cfg)
+    model.loss_type = "ForCausalLM"   # GPT-2's class name maps to no loss type: transformers would warn at the first labels= loss
+    return model
 
 # %% ../nbs/10_models.ipynb #dcc40071
 def count_parameters(model:nn.Module # any torch model

@@ -78,7 +78,7 @@ def save_results(name:str, # file stem, e.g. "step"
     return path
 
 def load_results(name:str, # file stem, e.g. "step"
-                 folder:str|Path # where `save_results` wrote it
+                 folder:str|Path # where save_results wrote it
                 ):
     "(header dict, DataFrame of rows) of a saved benchmark, or None when it has not been run."
     import pandas as pd

@@ -28,7 +28,7 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
           tokenizer=None, # for the responses to the fixed prompts
           eval_batch_size:int=8, max_valid:int|None=None, # held-out evaluation settings
           log=print, # where progress messages go
-          **kwargs # passed to `distill`: epochs, batch_size, max_steps, eval_every, lr, seed, device, ...
+          **kwargs # passed to distill: epochs, batch_size, max_steps, eval_every, lr, seed, device, ...
          )->pd.DataFrame:
     "Train a fresh student per (α, soft loss), evaluate each on `valid_windows`; one row per evaluation, also to CSV."
     valid_source = valid_source or teacher_source

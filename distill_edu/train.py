@@ -58,7 +58,7 @@ class EpochBatches(Sampler):
         mine = self.order()[: self.n_batches * self.bs * self.world][self.rank :: self.world]   # all of it if not drop_last
         for b in range(self.skip, self.n_batches): yield mine[b * self.bs : (b + 1) * self.bs].tolist()
 
-def make_loader(windows, # a Dataset of (S,) LongTensor windows, e.g. `TokenWindows`
+def make_loader(windows, # a Dataset of (S,) LongTensor windows, e.g. TokenWindows
                 batch_size:int, epoch:int=0, seed:int=0, shuffle:bool=True, skip:int=0, rank:int=0, world_size:int=1,
                 drop_last:bool=True
                )->DataLoader:
@@ -70,7 +70,7 @@ def make_loader(windows, # a Dataset of (S,) LongTensor windows, e.g. `TokenWind
                       generator=torch.Generator().manual_seed(seed))
 
 # %% ../nbs/20_train.ipynb #9ac4934b
-def train_step(batch:tuple, # (window_index, input_ids), as `make_loader` yields them
+def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields them
                source, # the teacher source: `source(input_ids, window_index) -> TeacherTargets`
                model:nn.Module, # the student (may be wrapped in DDP), in train mode
                criterion, # `criterion(student_logits, labels, targets, mask) -> (total, parts)`
@@ -258,7 +258,7 @@ def distill(student:nn.Module, # the student to train (e.g. `make_student(tokeni
             warmup_steps:int=0, # linear warm-up steps
             seed:int=0, # seeds the data order (and nothing else: seed the student yourself)
             shuffle:bool=True, # shuffle the windows each epoch
-            device=None, # default `pick_device()`
+            device=None, # default pick_device()
             out:str|Path|None=None, # folder for `checkpoint.pt`; None: no checkpoints
             checkpoint_every:int|None=None, # also checkpoint every N steps (always after each epoch)
             resume:str|Path|None=None, # a checkpoint to continue from, exactly
