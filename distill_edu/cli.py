@@ -124,9 +124,11 @@ def build_parser()->argparse.ArgumentParser:
 
 # %% ../nbs/40_cli.ipynb #a1e7c0d4
 import contextlib
+
 from transformers import AutoConfig
 from transformers.utils import logging as hf_logging
-from .models import max_positions, smollm2_cache_dir, _is_smollm2
+
+from .models import _is_smollm2, max_positions, smollm2_cache_dir
 
 # %% ../nbs/40_cli.ipynb #a1e7c0d6
 def teacher_positions(name:str # the --teacher value: "smollm2-135m", a folder or a hub id
