@@ -140,7 +140,7 @@ def teacher_positions(name:str # the --teacher value: "smollm2-135m", a folder o
     try: return max_positions(AutoConfig.from_pretrained(src, **kw))
     except (OSError, ValueError): return None
 
-def check_context(a:argparse.Namespace # parsed arguments (`teacher`, `context_size`)
+def check_context(a:argparse.Namespace # parsed arguments (teacher, context_size)
                  ):
     "Refuse, with one line, a `--context-size` longer than the teacher's positions."
     n = teacher_positions(a.teacher)
