@@ -161,3 +161,29 @@ def test_on_policy_under_ddp(tmp_path):
     for k in w0: assert torch.equal(w0[k], w1[k]), k
     l0, l1 = (torch.load(tmp_path/f"loss{r}.pt") for r in (0, 1))
     assert len(l0) == 2 and l0 != l1
+
+from test_cli import tiny, args as cli_args   # the tiny teacher folder and corpus of the CLI tests
+from distill_edu.cli import main
+
+def test_cli_on_policy_jsd_end_to_end(tiny, capsys):
+    "`train --on-policy 1 --soft-loss jsd --beta 0.5` on a tiny teacher: demo mode's sparse cache gives way to the live teacher."
+    out = tiny/"onpolicy"
+    argv = ["train", *cli_args(tiny, "--batch-size", "2", "--max-steps", "2", "--stride", "8", "--out", str(out)), "--on-policy", "1.0",
+            "--soft-loss", "jsd", "--beta", "0.5", "--alpha", "0", "--prompt-tokens", "6", "--max-new-tokens", "8"]
+    assert main(argv) == 0
+    assert "OnPolicySource(lmbda=1.0" in capsys.readouterr().out
+    import pandas as pd
+    assert set(pd.read_csv(out/"history.csv").data) == {"student"}
+
+@pytest.mark.parametrize("extra, message", [(["--on-policy", "1.5"], "lmbda must be a number in [0, 1]"),
+                                            (["--on-policy", "-0.5"], "lmbda"),
+                                            (["--soft-loss", "jsd", "--beta", "2"], "beta must be a number in [0, 1]"),
+                                            (["--on-policy", "1", "--teacher-cache", "exact"], "no cache holds")])
+def test_cli_bad_on_policy_options(tiny, extra, message, capsys):
+    assert main(["train", *cli_args(tiny, "--out", str(tiny/"bad")), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+def test_cli_prompt_longer_than_context(tiny, capsys):
+    assert main(["train", *cli_args(tiny, "--out", str(tiny/"bad2")), "--on-policy", "1", "--prompt-tokens", "12", "--max-new-tokens", "8"]) == 2
+    assert "exceeds the models' context" in capsys.readouterr().err
