@@ -85,6 +85,7 @@ class OnPolicySource:
         self.live, self.student = LiveTeacher(teacher), getattr(student, "module", student)
         self.lmbda, self.seq_kd, self.seed, self.calls = check_lmbda(lmbda), seq_kd, seed, 0
         self.temperature, self.top_k = check_temperature(temperature), int(top_k)
+        if self.top_k < 0: raise ValueError(f"top_k must be >= 0 (0: no top-k filter), got {top_k}")
         if prompt_tokens < 1 or max_new_tokens < 1:
             raise ValueError(f"prompt_tokens and max_new_tokens must be >= 1, got {prompt_tokens} and {max_new_tokens}")
         n_ctx = min(max_positions(self.student), max_positions(teacher))
@@ -146,6 +147,12 @@ class OnPolicyCriterion:
         hard = hard_loss(student_logits, ids, _label_mask(mask)) if c.alpha > 0 else None
         soft = soft_loss(c.soft_loss, student_logits, teacher_logits, c.temperature, mask, self.beta) if c.alpha < 1 else None
         return c.mix(hard, soft)
+
+    def __call__(self, student_logits, labels, targets:TeacherTargets, mask=None)->tuple:
+        "The inner criterion on a real batch; a generated batch needs the model (`loss_from_model`, as `train_step` calls it)."
+        if targets is not None and "input_ids" in targets.extra:
+            raise ValueError("a generated batch is scored on its own ids: call loss_from_model(model, ...) (train_step does)")
+        return self.inner(student_logits, labels, targets, mask)
 
     def loss_from_model(self, model:nn.Module, # the student (possibly DDP-wrapped)
                         input_ids:Tensor, # (B, S) the real windows

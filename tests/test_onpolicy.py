@@ -122,6 +122,9 @@ def test_bad_settings_say_what_to_do(windows):
     with pytest.raises(ValueError, match=r"lmbda must be a number in \[0, 1\]"): check_lmbda(-0.1)
     with pytest.raises(ValueError, match="beta must be a number in"): on_policy_criterion(beta=1.2)
     with pytest.raises(ValueError, match="exceeds the models' context"): OnPolicySource(lm(1), lm(2), prompt_tokens=20, max_new_tokens=20)
+    with pytest.raises(ValueError, match="top_k must be >= 0"): OnPolicySource(lm(1), lm(2), top_k=-1)
+    _, student, t = generated(windows)
+    with pytest.raises(ValueError, match="call loss_from_model"): on_policy_criterion()(student(windows[:4]).logits, windows[:4], t)
     with pytest.raises(ValueError, match="shorter than prompt_tokens"):
         OnPolicySource(lm(1), lm(2), 1.0, prompt_tokens=20, max_new_tokens=5)(windows[:2], None)
 
