@@ -23,7 +23,7 @@ from .sweep import sweep
 
 # %% auto #0
 __all__ = ['RUN_MODES', 'COMMANDS', 'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'build_parser', 'check_args',
-           'add_on_policy_args', 'train_parts', 'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main']
+           'add_on_policy_args', 'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main']
 
 # %% ../nbs/40_cli.ipynb #eee5a934
 RUN_MODES = {
@@ -199,7 +199,7 @@ def add_on_policy_args(p:argparse.ArgumentParser # the train sub-command's parse
     g.add_argument("--sample-temperature", type=arg_type(check_temperature), default=1.0, help="sampling temperature")
     g.add_argument("--beta", type=arg_type(check_beta), default=0.5, help="generalized JSD weight of --soft-loss jsd: 0 forward KL, 1 reverse KL")
 
-def train_parts(a, teacher, student, train_w)->tuple:
+def _train_parts(a, teacher, student, train_w)->tuple:
     "(teacher source, criterion) of `train`: on-policy batches with --on-policy or --seq-kd, else the course's usual pair."
     if a.on_policy is None and not a.seq_kd:
         crit = DistillCriterion(a.alpha, "jsd", a.temperature, a.beta) if a.soft_loss == "jsd" else kd_criterion(a.alpha, a.soft_loss, a.temperature)
@@ -217,7 +217,7 @@ def cmd_train(a):
     "`distill-edu train`: distil one student; writes checkpoint, history, evaluations, samples and a plot."
     out, device, tok, teacher, train_w, valid_w = _setup(a)
     student = _student(a, tok, teacher, device)
-    src, crit = train_parts(a, teacher, student, train_w)
+    src, crit = _train_parts(a, teacher, student, train_w)
     live = LiveTeacher(teacher)
     try:
         res = distill(student, src, train_w, criterion=crit, epochs=a.epochs, batch_size=a.batch_size,
