@@ -23,8 +23,8 @@ from .sweep import sweep
 
 # %% auto #0
 __all__ = ['RUN_MODES', 'COMMANDS', 'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'OneLineParser', 'build_parser',
-           'teacher_positions', 'check_context', 'progress_bars', 'check_args', 'cmd_train', 'cmd_sweep',
-           'cmd_evaluate', 'cmd_generate', 'main']
+           'teacher_positions', 'check_context', 'progress_bars', 'check_args', 'add_on_policy_args', 'cmd_train',
+           'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main']
 
 # %% ../nbs/40_cli.ipynb #eee5a934
 RUN_MODES = {
@@ -111,6 +111,7 @@ def build_parser()->argparse.ArgumentParser:
     h.add_argument("--resume", default=None, help="a checkpoint.pt to continue from")
     tr = sub.add_parser("train", parents=[common, t], help="distil one student")
     tr.add_argument("--alpha", type=arg_type(check_alpha), default=0.5, help="weight of the hard loss, in [0, 1]")
+    add_on_policy_args(tr)
     sw = sub.add_parser("sweep", parents=[common, t], help="one student per alpha x soft loss")
     sw.add_argument("--alphas", type=arg_type(check_alpha, many=True), default=[0.0, 0.5, 1.0], help="comma-separated, e.g. 0,0.5,1")
     sw.add_argument("--soft-losses", type=arg_type(check_soft_loss, many=True), default=["kld", "mse"], help="comma-separated, e.g. kld,mse")
@@ -217,12 +218,52 @@ def _resume_into(path, student):
     try: return load_checkpoint(path, student)
     except (ValueError, FileNotFoundError) as e: raise CLIError(f"checkpoint {path}: {e}") from e
 
+# %% ../nbs/40_cli.ipynb #c32a0002
+from .losses import check_beta
+from .targets import DistillCriterion
+from .onpolicy import OnPolicySource, on_policy_criterion, check_lmbda
+
+# %% ../nbs/40_cli.ipynb #c32a0003
+def _live(action):
+    "An argparse action class that also picks the live teacher unless --teacher-cache was given."
+    class Live(action):
+        def __call__(self, parser, ns, *args, **kw):
+            super().__call__(parser, ns, *args, **kw)
+            if getattr(ns, "teacher_cache", None) is None: ns.teacher_cache = "none"
+    return Live
+
+def add_on_policy_args(p:argparse.ArgumentParser # the train sub-command's parser
+                      ):
+    "The on-policy options of `train`: λ, seq-KD, prompt and continuation lengths, sampling temperature, and β of the JSD."
+    g = p.add_argument_group("on-policy distillation")
+    g.add_argument("--on-policy", metavar="LAMBDA", type=arg_type(check_lmbda), default=None, action=_live(argparse._StoreAction),
+                   help="share of batches the student writes itself (0..1), scored by the teacher; GKD uses --alpha 0")
+    g.add_argument("--seq-kd", action=_live(argparse._StoreTrueAction), help="the other batches: the teacher's continuations, not the real text")
+    g.add_argument("--prompt-tokens", type=arg_type(positive_int), default=32, help="prefix of each window that is continued")
+    g.add_argument("--max-new-tokens", type=arg_type(positive_int), default=32, help="tokens generated after the prefix")
+    g.add_argument("--sample-temperature", type=arg_type(check_temperature), default=1.0, help="sampling temperature")
+    g.add_argument("--beta", type=arg_type(check_beta), default=0.5, help="generalized JSD weight of --soft-loss jsd: 0 forward KL, 1 reverse KL")
+
+def _train_parts(a, teacher, student, train_w)->tuple:
+    "(teacher source, criterion) of `train`: on-policy batches with --on-policy or --seq-kd, else the course's usual pair."
+    if a.on_policy is None and not a.seq_kd:
+        crit = DistillCriterion(a.alpha, "jsd", a.temperature, a.beta) if a.soft_loss == "jsd" else kd_criterion(a.alpha, a.soft_loss, a.temperature)
+        return _source(a, teacher, train_w), crit
+    if a.teacher_cache != "none":
+        raise CLIError(f"--teacher-cache {a.teacher_cache} with --on-policy/--seq-kd: the teacher must score freshly generated text, "
+                       "which no cache holds; drop --teacher-cache")
+    try: src = OnPolicySource(teacher, student, a.on_policy or 0.0, a.seq_kd, a.prompt_tokens, a.max_new_tokens, a.sample_temperature, seed=a.seed)
+    except ValueError as e: raise CLIError(f"--prompt-tokens {a.prompt_tokens}, --max-new-tokens {a.max_new_tokens}: {e}") from None
+    print(f"on-policy: {src!r}")
+    return src, on_policy_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
+
 # %% ../nbs/40_cli.ipynb #bd7449b3
 def cmd_train(a):
     "`distill-edu train`: distil one student; writes checkpoint, history, evaluations, samples and a plot."
     out, device, tok, teacher, train_w, valid_w = _setup(a)
     student = _student(a, tok, teacher, device)
-    src, crit, live = _source(a, teacher, train_w), kd_criterion(a.alpha, a.soft_loss, a.temperature), LiveTeacher(teacher)
+    src, crit = _train_parts(a, teacher, student, train_w)
+    live = LiveTeacher(teacher)
     try:
         res = distill(student, src, train_w, criterion=crit, epochs=a.epochs, batch_size=a.batch_size,
                       max_steps=a.max_steps, lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed,

@@ -21,7 +21,7 @@ COURSE = {
                 "03_losses.ipynb", "04_kld_vs_mse.ipynb", "05_alpha.ipynb", "06_live_sliders.ipynb"],
     "Data and models": ["09_resources.ipynb", "10_models.ipynb", "11_data.ipynb", "13_checkpoint.ipynb",
                         "14_targets.ipynb"],
-    "Walkthrough": ["30_walkthrough.ipynb"],
+    "Walkthrough": ["30_walkthrough.ipynb", "32_on_policy.ipynb"],
     "Library reference": ["20_train.ipynb", "21_evaluate.ipynb", "22_teacher_cache.ipynb", "23_chunked_loss.ipynb",
                           "24_performance.ipynb", "25_sweep.ipynb", "40_cli.ipynb"],
 }
