@@ -140,20 +140,25 @@ def check_args(a:argparse.Namespace):
 
 # %% ../nbs/40_cli.ipynb #c15b0a02
 class Phases:
-    "Wall-clock seconds per named phase, measured with `time.perf_counter` and added up over repeated entries."
-    def __init__(self): self.secs = {}
+    "Wall-clock (`time.perf_counter`) and CPU (`time.process_time`, all threads) seconds per named phase, added up over repeated entries."
+    def __init__(self): self.secs, self.cpu = {}, {}
 
     @contextlib.contextmanager
     def __call__(self, name:str # the phase; time spent in it again is added
                 ):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try: yield
-        finally: self.secs[name] = self.secs.get(name, 0.0) + time.perf_counter() - t0
+        finally:
+            self.secs[name] = self.secs.get(name, 0.0) + time.perf_counter() - t0
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c0
 
     def table(self)->pd.DataFrame:
-        "One row per phase: seconds and share of the total, in the order the phases first ran."
-        s = pd.Series(self.secs, name="seconds")
-        return pd.DataFrame({"seconds": s.round(1), "share %": (100 * s / s.sum()).round(1)})
+        "One row per phase, in the order the phases first ran: wall seconds, share of the total, CPU seconds; and a total row."
+        s, c = pd.Series(self.secs), pd.Series(self.cpu).reindex(list(self.secs)).fillna(0.0)
+        t = pd.DataFrame({"seconds": s, "share %": 100 * s / s.sum(), "cpu seconds": c})
+        t.loc["total"] = [s.sum(), 100.0, c.sum()]
+        return t.round(1)
+
 
 # %% ../nbs/40_cli.ipynb #c15b0a05
 COMPARED = {"student_ppl": "held-out perplexity", "kl": "KL(teacher ‖ student), nats/token", "top1": "top-1 agreement with the teacher"}
@@ -255,8 +260,8 @@ def _resume_into(path, student):
 # %% ../nbs/40_cli.ipynb #bd7449b3
 def _train_run(a, name, student, src, crit, train_w, out, device, tok, evaluator, phases):
     "One `distill` run timed as 'training: name' (its evaluations are timed apart); writes history.csv and evals.csv."
-    ev0 = phases.secs.get("evaluation", 0.0)
-    t0 = time.perf_counter()
+    ev0, cev0 = phases.secs.get("evaluation", 0.0), phases.cpu.get("evaluation", 0.0)
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         res = distill(student, src, train_w, criterion=crit, epochs=a.epochs, batch_size=a.batch_size,
                       max_steps=a.max_steps, lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed,
@@ -267,6 +272,7 @@ def _train_run(a, name, student, src, crit, train_w, out, device, tok, evaluator
         if a.resume: raise CLIError(f"--resume {a.resume}: {e}") from e
         raise
     phases.secs[f"training: {name}"] = time.perf_counter() - t0 - (phases.secs.get("evaluation", 0.0) - ev0)
+    phases.cpu[f"training: {name}"] = time.process_time() - c0 - (phases.cpu.get("evaluation", 0.0) - cev0)
     res.history.to_csv(out/"history.csv", index=False); res.evals.to_csv(out/"evals.csv", index=False)
     h = res.history
     k = max(1, len(h) // 10)
@@ -282,7 +288,8 @@ def _samples(a, students:dict, tok, phases)->pd.DataFrame:
                 rows.append({"student": name, "prompt": p, "response": r})
     df = pd.DataFrame(rows)
     for p, g in df.groupby("prompt", sort=False):
-        print(f"prompt {p!r}"); [print(f"  {n:>12}: {r!r}") for n, r in zip(g.student, g.response)]
+        print(f"prompt {p!r}")
+        for n, r in zip(g.student, g.response): print(f"  {n:>12}: {r!r}")
     return df
 
 def cmd_train(a):
@@ -324,7 +331,7 @@ def cmd_train(a):
               f"held-out: {int(last['distilled']['tokens']):,} tokens, teacher perplexity {last['distilled']['teacher_ppl']:.4g}")
         print(t.to_string(float_format=lambda x: f"{x:.4g}"))
         print(f"comparison: {out/'comparison.csv'}\nplot of both runs: {files['plot']}")
-    print("\nphase times (wall clock):\n" + phases.table().to_string())
+    print("\nphase times (wall clock; cpu = all threads):\n" + phases.table().to_string())
     return 0
 
 def cmd_sweep(a):
