@@ -30,7 +30,7 @@ __all__ = ['RUN_MODES', 'COMPARED', 'COMMANDS', 'resolve_mode', 'CLIError', 'pos
 _DEFAULTS = dict(alpha=0.5, temperature=2.0, eval_every=None, teacher_dtype="float32", hard_baseline=False)
 RUN_MODES = {
     "demo":  dict(reviews=200, max_windows=160, batch_size=8, epochs=2, eval_windows=16, teacher_cache="sparse",
-                  alpha=0.0, temperature=1.0, eval_every=10, teacher_dtype="auto", hard_baseline=True),
+                  alpha=0.0, temperature=1.0, eval_every=20, teacher_dtype="auto", hard_baseline=True),
     "tiny":  dict(reviews="tiny", max_windows=None, batch_size=32, epochs=1, eval_windows=64, teacher_cache="none", **_DEFAULTS),
     "small": dict(reviews="small", max_windows=None, batch_size=32, epochs=1, eval_windows=128, teacher_cache="none", **_DEFAULTS),
     "full":  dict(reviews="full", max_windows=None, batch_size=32, epochs=1, eval_windows=512, teacher_cache="none", **_DEFAULTS),
@@ -101,7 +101,7 @@ def build_parser()->argparse.ArgumentParser:
     h.add_argument("--batch-size", type=arg_type(positive_int), default=None, help="windows per step (default: by mode)")
     h.add_argument("--lr", type=float, default=3e-4)
     h.add_argument("--warmup-steps", type=int, default=0)
-    h.add_argument("--eval-every", type=arg_type(positive_int), default=None, help="also evaluate every N steps (default: by mode, 10 in demo)")
+    h.add_argument("--eval-every", type=arg_type(positive_int), default=None, help="also evaluate every N steps (default: by mode, 20 in demo)")
     h.add_argument("--checkpoint-every", type=arg_type(positive_int), default=None, help="also checkpoint every N steps")
     h.add_argument("--resume", default=None, help="a checkpoint.pt to continue from")
     tr = sub.add_parser("train", parents=[common, t], help="distil one student")
