@@ -163,7 +163,7 @@ class Phases:
 # %% ../nbs/40_cli.ipynb #c15b0a05
 COMPARED = {"student_ppl": "held-out perplexity", "kl": "KL(teacher ‖ student), nats/token", "top1": "top-1 agreement with the teacher"}
 
-def comparison(distilled:dict, # held-out metrics of the distilled student (`evaluate` output)
+def comparison(distilled:dict, # held-out metrics of the distilled student (what evaluate returns)
                hard:dict # held-out metrics of the hard-label student
               )->pd.DataFrame:
     "Held-out perplexity, KL and top-1 agreement of both students, and the difference in % of the hard-label value."
@@ -173,14 +173,14 @@ def comparison(distilled:dict, # held-out metrics of the distilled student (`eva
 
 class MemoSource:
     "A teacher source that computes each batch of windows once and then serves it from memory (for small held-out sets)."
-    def __init__(self, source # `source(input_ids, window_index) -> TeacherTargets`
+    def __init__(self, source # a teacher source: source(input_ids, window_index) -> TeacherTargets
                 ): self.source, self.seen = source, {}
     def __call__(self, input_ids, window_index):
         key = tuple(torch.as_tensor(window_index).tolist())
         if key not in self.seen: self.seen[key] = self.source(input_ids, window_index)
         return self.seen[key]
 
-def plot_comparison(df:pd.DataFrame, # `curves({...})` output of the runs, with `hard` in the training rows
+def plot_comparison(df:pd.DataFrame, # what curves({...}) returns for the runs, with the hard column in the training rows
                     smooth:int=10, title:str|None=None):
     "Training cross-entropy on the labels, held-out perplexity and held-out KL(teacher ‖ student) against the step, one line per run."
     import matplotlib.pyplot as plt
