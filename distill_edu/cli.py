@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_cli.ipynb #0115de49
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, contextlib, json, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
@@ -15,23 +15,26 @@ from .models import (load_teacher, load_tokenizer, make_student, check_vocab_ali
                                 generate_response, pick_device, check_teacher_name)
 from .checkpoint import load_checkpoint
 from .targets import LiveTeacher
-from .train import distill, PROMPTS, init_distributed
+from .train import distill, PROMPTS, init_distributed, sample_responses
 from .evaluate import evaluate, curves, plot_curves
 from .cache import teacher_cache, SparseKDCriterion
 from .chunked import kd_criterion
 from .sweep import sweep
 
 # %% auto #0
-__all__ = ['RUN_MODES', 'COMMANDS', 'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'OneLineParser', 'build_parser',
-           'teacher_positions', 'check_context', 'progress_bars', 'check_args', 'add_on_policy_args', 'cmd_train',
-           'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main']
+__all__ = ['RUN_MODES', 'COMPARED', 'COMMANDS', 'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'OneLineParser',
+           'build_parser', 'teacher_positions', 'check_context', 'progress_bars', 'check_args', 'Phases', 'comparison',
+           'MemoSource', 'plot_comparison', 'add_on_policy_args', 'cmd_train', 'cmd_sweep', 'cmd_evaluate',
+           'cmd_generate', 'main']
 
 # %% ../nbs/40_cli.ipynb #eee5a934
+_DEFAULTS = dict(alpha=0.5, temperature=2.0, eval_every=None, teacher_dtype="float32", hard_baseline=False)
 RUN_MODES = {
-    "demo":  dict(reviews=200, max_windows=160, batch_size=8, epochs=3, eval_windows=16, teacher_cache="sparse"),
-    "tiny":  dict(reviews="tiny", max_windows=None, batch_size=32, epochs=1, eval_windows=64, teacher_cache="none"),
-    "small": dict(reviews="small", max_windows=None, batch_size=32, epochs=1, eval_windows=128, teacher_cache="none"),
-    "full":  dict(reviews="full", max_windows=None, batch_size=32, epochs=1, eval_windows=512, teacher_cache="none"),
+    "demo":  dict(reviews=200, max_windows=160, batch_size=8, epochs=2, eval_windows=16, teacher_cache="sparse",
+                  alpha=0.0, temperature=1.0, eval_every=20, teacher_dtype="auto", hard_baseline=True),
+    "tiny":  dict(reviews="tiny", max_windows=None, batch_size=32, epochs=1, eval_windows=64, teacher_cache="none", **_DEFAULTS),
+    "small": dict(reviews="small", max_windows=None, batch_size=32, epochs=1, eval_windows=128, teacher_cache="none", **_DEFAULTS),
+    "full":  dict(reviews="full", max_windows=None, batch_size=32, epochs=1, eval_windows=512, teacher_cache="none", **_DEFAULTS),
 }
 
 def resolve_mode(a:argparse.Namespace # parsed arguments; options left at None take the mode's value
@@ -89,6 +92,8 @@ def build_parser()->argparse.ArgumentParser:
     g.add_argument("--n-layer", type=arg_type(positive_int), default=4, help="student blocks")
     g.add_argument("--n-head", type=arg_type(positive_int), default=4, help="student attention heads")
     g.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    g.add_argument("--teacher-dtype", default=None, choices=["auto", "float32", "bfloat16"],
+                   help="the teacher's weights: auto = bfloat16 on a CPU with native bf16 support, else float32 (default: by mode, auto in demo)")
     g.add_argument("--seed", type=int, default=0, help="seed of the data order, the split and the student")
     g.add_argument("--out", default=None, help="output folder (default: runs/<command>-<time>)")
     g.add_argument("--eval-windows", type=arg_type(positive_int), default=None, help="held-out windows to evaluate on (default: by mode)")
@@ -97,7 +102,7 @@ def build_parser()->argparse.ArgumentParser:
     t = argparse.ArgumentParser(add_help=False)
     h = t.add_argument_group("training")
     h.add_argument("--soft-loss", default="kld", type=arg_type(check_soft_loss), help=f"soft loss: {', '.join(SOFT_LOSSES)}")
-    h.add_argument("--temperature", type=arg_type(check_temperature), default=2.0, help="soft-loss temperature T > 0")
+    h.add_argument("--temperature", type=arg_type(check_temperature), default=None, help="soft-loss temperature T > 0 (default: by mode, 1 in demo, else 2)")
     h.add_argument("--epochs", type=arg_type(positive_int), default=None, help="passes over the training windows (default: by mode)")
     h.add_argument("--teacher-cache", default=None, choices=["none", "sparse", "exact"],
                    help="run the teacher once per window and reuse its targets: sparse (top-k + sampled tail, kld only), "
@@ -106,11 +111,13 @@ def build_parser()->argparse.ArgumentParser:
     h.add_argument("--batch-size", type=arg_type(positive_int), default=None, help="windows per step (default: by mode)")
     h.add_argument("--lr", type=float, default=3e-4)
     h.add_argument("--warmup-steps", type=int, default=0)
-    h.add_argument("--eval-every", type=arg_type(positive_int), default=None, help="also evaluate every N steps")
+    h.add_argument("--eval-every", type=arg_type(positive_int), default=None, help="also evaluate every N steps (default: by mode, 20 in demo)")
     h.add_argument("--checkpoint-every", type=arg_type(positive_int), default=None, help="also checkpoint every N steps")
     h.add_argument("--resume", default=None, help="a checkpoint.pt to continue from")
     tr = sub.add_parser("train", parents=[common, t], help="distil one student")
-    tr.add_argument("--alpha", type=arg_type(check_alpha), default=0.5, help="weight of the hard loss, in [0, 1]")
+    tr.add_argument("--alpha", type=arg_type(check_alpha), default=None, help="weight of the hard loss, in [0, 1] (default: by mode, 0 in demo, else 0.5)")
+    tr.add_argument("--hard-baseline", action=argparse.BooleanOptionalAction, default=None,
+                    help="also train the same student on hard labels only (alpha = 1) and compare (default: by mode, on in demo)")
     add_on_policy_args(tr)
     sw = sub.add_parser("sweep", parents=[common, t], help="one student per alpha x soft loss")
     sw.add_argument("--alphas", type=arg_type(check_alpha, many=True), default=[0.0, 0.5, 1.0], help="comma-separated, e.g. 0,0.5,1")
@@ -177,21 +184,98 @@ def check_args(a:argparse.Namespace):
         if f is not None and not Path(f).expanduser().is_file():
             raise CLIError(f"{'--resume' if name == 'resume' else 'checkpoint'} {f}: no such file")
 
+# %% ../nbs/40_cli.ipynb #c15b0a02
+class Phases:
+    "Wall-clock (`time.perf_counter`) and CPU (`time.process_time`, all threads) seconds per named phase, added up over repeated entries."
+    def __init__(self): self.secs, self.cpu = {}, {}
+
+    @contextlib.contextmanager
+    def __call__(self, name:str # the phase; time spent in it again is added
+                ):
+        t0, c0 = time.perf_counter(), time.process_time()
+        try: yield
+        finally:
+            self.secs[name] = self.secs.get(name, 0.0) + time.perf_counter() - t0
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c0
+
+    def table(self)->pd.DataFrame:
+        "One row per phase, in the order the phases first ran: wall seconds, share of the total, CPU seconds; and a total row."
+        s, c = pd.Series(self.secs), pd.Series(self.cpu).reindex(list(self.secs)).fillna(0.0)
+        t = pd.DataFrame({"seconds": s, "share %": 100 * s / s.sum(), "cpu seconds": c})
+        t.loc["total"] = [s.sum(), 100.0, c.sum()]
+        return t.round(1)
+
+
+# %% ../nbs/40_cli.ipynb #c15b0a05
+COMPARED = {"student_ppl": "held-out perplexity", "kl": "KL(teacher ‖ student), nats/token", "top1": "top-1 agreement with the teacher"}
+
+def comparison(distilled:dict, # held-out metrics of the distilled student (what evaluate returns)
+               hard:dict # held-out metrics of the hard-label student
+              )->pd.DataFrame:
+    "Held-out perplexity, KL and top-1 agreement of both students, and the difference in % of the hard-label value."
+    rows = [{"metric": name, "hard-label": hard[k], "distilled": distilled[k],
+             "difference %": 100 * (distilled[k] - hard[k]) / hard[k] if hard[k] else float("nan")} for k, name in COMPARED.items()]
+    return pd.DataFrame(rows).set_index("metric")
+
+class MemoSource:
+    "A teacher source that computes each batch of windows once and then serves it from memory (for small held-out sets)."
+    def __init__(self, source # a teacher source: source(input_ids, window_index) -> TeacherTargets
+                ): self.source, self.seen = source, {}
+    def __call__(self, input_ids, window_index):
+        key = tuple(torch.as_tensor(window_index).tolist())
+        if key not in self.seen: self.seen[key] = self.source(input_ids, window_index)
+        return self.seen[key]
+
+def plot_comparison(df:pd.DataFrame, # what curves({...}) returns for the runs, with the hard column in the training rows
+                    smooth:int=10, title:str|None=None):
+    "Training cross-entropy on the labels, held-out perplexity and held-out KL(teacher ‖ student) against the step, one line per run."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 3, figsize=(15, 3.8))
+    tr, ev = df[df.kind == "train"], df[df.kind == "eval"]
+    for name, g in tr.groupby("run", sort=False): axs[0].plot(g.step, g.hard.rolling(smooth, min_periods=1).mean(), label=name)
+    for ax, col in zip(axs[1:], ("student_ppl", "kl")):
+        for name, g in ev.groupby("run", sort=False): ax.plot(g.step, g[col], marker="o", label=name)
+    axs[1].axhline(ev.teacher_ppl.dropna().iloc[0], ls="--", c="gray", label="teacher")
+    for ax, yl, t in zip(axs, (f"cross-entropy (rolling mean of {smooth})", "perplexity", "nats per token"),
+                         ("training loss on the labels", "held-out perplexity", "held-out KL(teacher ‖ student)")):
+        ax.set(xlabel="optimizer step", ylabel=yl, title=t); ax.legend(fontsize=8)
+    axs[1].set_yscale("log")
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/40_cli.ipynb #7b0d8e26
-def _setup(a):
-    "Output folder, mode settings, tokenizer, teacher, student and windows for a command."
+def _teacher_dtype(a, device)->torch.dtype:
+    "The teacher's dtype: `--teacher-dtype`, where auto means bfloat16 on a CPU with native bf16 support, else float32."
+    choice = getattr(a, "teacher_dtype", None) or "float32"
+    if choice == "auto":
+        native = device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        choice = "bfloat16" if native else "float32"
+    return getattr(torch, choice)
+
+def _load(a, device, phases=None):
+    "(tokenizer, teacher) for `a.teacher`, each load timed in `phases`; a bad teacher becomes a `CLIError`."
+    phases = phases or Phases()
+    try:
+        with phases("tokenizer load"): tok = load_tokenizer(a.teacher)
+        with phases("teacher load (+ conversion on first use)"): teacher = load_teacher(a.teacher, device=device, dtype=_teacher_dtype(a, device))
+    except (ValueError, OSError, TypeError) as e: raise CLIError(f"--teacher {a.teacher}: {e}") from e
+    return tok, teacher
+
+def _setup(a, phases=None):
+    "Output folder, mode settings, tokenizer, teacher, student and windows for a command; phases timed in `phases`."
+    phases = phases or Phases()
     out = Path(a.out or Path("runs")/f"{a.command}-{time.strftime('%Y%m%d-%H%M%S')}")
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise CLIError(f"--out {out}: cannot create the output folder ({e.strerror or e}); choose a writable folder") from None
     device = pick_device(a.device)
     print(f"teacher {a.teacher} | data {a.data or 'default'} | mode {a.mode} | device {device} | out {out}")
+    tok, teacher = _load(a, device, phases)
+    print(f"teacher weights: {next(teacher.parameters()).dtype}")
     try:
-        tok = load_tokenizer(a.teacher)
-        teacher = load_teacher(a.teacher, device=device)
-    except (ValueError, OSError, TypeError) as e: raise CLIError(f"--teacher {a.teacher}: {e}") from e
-    try:
-        train_w, valid_w = prepare_windows(tok, a.data, a.reviews, a.context_size, a.stride,
-                                           lowercase=a.lowercase, seed=a.seed, progress=not a.no_progress)
+        with phases("tokenizing"):
+            train_w, valid_w = prepare_windows(tok, a.data, a.reviews, a.context_size, a.stride,
+                                               lowercase=a.lowercase, seed=a.seed, progress=not a.no_progress)
     except (ValueError, OSError) as e: raise CLIError(f"--data {a.data}: {e}") from e
     if a.max_windows is not None and a.max_windows < len(train_w): train_w = torch.utils.data.Subset(train_w, range(a.max_windows))
     n_eval = min(a.eval_windows, len(valid_w))
@@ -206,11 +290,12 @@ def _student(a, tok, teacher, device):
     check_vocab_alignment(teacher, s, tok)
     return s
 
-def _source(a, teacher, train_w):
-    "The teacher source for training: the live teacher, or a teacher cache (`kd_criterion` serves both)."
+def _source(a, teacher, train_w, phases=None):
+    "The teacher source for training: the live teacher, or a teacher cache (`kd_criterion` serves both), filled now and timed."
     if a.teacher_cache == "none": return LiveTeacher(teacher)
     cache = teacher_cache(teacher, train_w, mode=a.teacher_cache, temperatures=(a.temperature,))
     print(f"teacher cache: {cache.path} ({a.teacher_cache})")
+    with (phases or Phases())("teacher cache fill"): cache.fill(train_w, progress=not a.no_progress)
     return cache
 
 def _resume_into(path, student):
@@ -244,11 +329,11 @@ def add_on_policy_args(p:argparse.ArgumentParser # the train sub-command's parse
     g.add_argument("--sample-temperature", type=arg_type(check_temperature), default=1.0, help="sampling temperature")
     g.add_argument("--beta", type=arg_type(check_beta), default=0.5, help="generalized JSD weight of --soft-loss jsd: 0 forward KL, 1 reverse KL")
 
-def _train_parts(a, teacher, student, train_w)->tuple:
+def _train_parts(a, teacher, student, train_w, phases=None)->tuple:
     "(teacher source, criterion) of `train`: on-policy batches with --on-policy or --seq-kd, else the course's usual pair."
     if a.on_policy is None and not a.seq_kd:
         crit = DistillCriterion(a.alpha, "jsd", a.temperature, a.beta) if a.soft_loss == "jsd" else kd_criterion(a.alpha, a.soft_loss, a.temperature)
-        return _source(a, teacher, train_w), crit
+        return _source(a, teacher, train_w, phases), crit
     if a.teacher_cache != "none":
         raise CLIError(f"--teacher-cache {a.teacher_cache} with --on-policy/--seq-kd: the teacher must score freshly generated text, "
                        "which no cache holds; drop --teacher-cache")
@@ -258,31 +343,81 @@ def _train_parts(a, teacher, student, train_w)->tuple:
     return src, on_policy_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
 
 # %% ../nbs/40_cli.ipynb #bd7449b3
-def cmd_train(a):
-    "`distill-edu train`: distil one student; writes checkpoint, history, evaluations, samples and a plot."
-    out, device, tok, teacher, train_w, valid_w = _setup(a)
-    student = _student(a, tok, teacher, device)
-    src, crit = _train_parts(a, teacher, student, train_w)
-    live = LiveTeacher(teacher)
+def _train_run(a, name, student, src, crit, train_w, out, device, tok, evaluator, phases):
+    "One `distill` run timed as 'training: name' (its evaluations are timed apart); writes history.csv and evals.csv."
+    ev0, cev0 = phases.secs.get("evaluation", 0.0), phases.cpu.get("evaluation", 0.0)
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         res = distill(student, src, train_w, criterion=crit, epochs=a.epochs, batch_size=a.batch_size,
                       max_steps=a.max_steps, lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed,
                       device=device, out=out, checkpoint_every=a.checkpoint_every, resume=a.resume, tokenizer=tok,
                       sample_tokens=min(30, a.context_size // 2),
-                      evaluator=lambda s: evaluate(s, valid_w, live), eval_every=a.eval_every, progress=not a.no_progress)
+                      evaluator=evaluator, eval_every=a.eval_every, progress=not a.no_progress)
     except ValueError as e:
         if a.resume: raise CLIError(f"--resume {a.resume}: {e}") from e
         raise
-    files = {"history": out/"history.csv", "evaluations": out/"evals.csv", "samples": out/"samples.csv", "plot": out/"curves.png"}
-    res.history.to_csv(files["history"], index=False); res.evals.to_csv(files["evaluations"], index=False)
-    res.samples.to_csv(files["samples"], index=False)
-    plot_curves(curves({"train": res}), title=f"{a.teacher} → student, alpha={a.alpha}, {a.soft_loss}, T={a.temperature}").savefig(files["plot"], dpi=110)
+    phases.secs[f"training: {name}"] = time.perf_counter() - t0 - (phases.secs.get("evaluation", 0.0) - ev0)
+    phases.cpu[f"training: {name}"] = time.process_time() - c0 - (phases.cpu.get("evaluation", 0.0) - cev0)
+    res.history.to_csv(out/"history.csv", index=False); res.evals.to_csv(out/"evals.csv", index=False)
     h = res.history
     k = max(1, len(h) // 10)
-    print(f"loss: first {k} steps {h.loss.head(k).mean():.3f} -> last {k} steps {h.loss.tail(k).mean():.3f}")
-    if len(res.evals): print("held-out: " + ", ".join(f"{c} {res.evals.iloc[-1][c]:.4g}" for c in ("student_ppl", "teacher_ppl", "kl", "top1")))
-    print(f"checkpoint: {res.checkpoint}")
+    print(f"{name}: loss: first {k} steps {h.loss.head(k).mean():.3f} -> last {k} steps {h.loss.tail(k).mean():.3f}")
+    return res
+
+def _samples(a, students:dict, tok, phases)->pd.DataFrame:
+    "Each student's answers to the fixed prompts (same sampling seed), printed side by side and timed as 'samples'."
+    rows = []
+    with phases("samples"):
+        for name, st in students.items():
+            for p, r in zip(PROMPTS, sample_responses(st, tok, PROMPTS, min(30, a.context_size // 2), a.seed)):
+                rows.append({"student": name, "prompt": p, "response": r})
+    df = pd.DataFrame(rows)
+    for p, g in df.groupby("prompt", sort=False):
+        print(f"prompt {p!r}")
+        for n, r in zip(g.student, g.response): print(f"  {n:>12}: {r!r}")
+    return df
+
+def cmd_train(a):
+    "`distill-edu train`: distil one student (and, with --hard-baseline, a hard-label twin); writes checkpoint, CSVs and a plot."
+    phases = Phases()
+    out, device, tok, teacher, train_w, valid_w = _setup(a, phases)
+    compare = a.hard_baseline and a.alpha < 1 and not a.resume
+    if a.hard_baseline and not compare:
+        print("note: no hard-label comparison " + ("(--resume continues one run)" if a.resume else "(alpha = 1 is the hard-label run)"))
+    student = _student(a, tok, teacher, device)
+    src, crit = _train_parts(a, teacher, student, train_w, phases)
+    live = LiveTeacher(teacher)
+    held_out = MemoSource(live) if compare else live   # the same held-out windows, evaluated many times
+    def evaluator(s):
+        with phases("evaluation"): return evaluate(s, valid_w, held_out)
+    runs = {"distilled": _train_run(a, "distilled", student, src, crit,
+                                    train_w, out, device, None if compare else tok, evaluator, phases)}
+    if compare:
+        (out/"hard-label").mkdir(exist_ok=True)
+        runs["hard-label"] = _train_run(a, "hard-label", _student(a, tok, teacher, device), src, kd_criterion(1.0, a.soft_loss, a.temperature),
+                                        train_w, out/"hard-label", device, None, evaluator, phases)
+        samples = _samples(a, {"untrained": _student(a, tok, teacher, device), **{n: r.student for n, r in runs.items()}}, tok, phases)
+    else: samples = runs["distilled"].samples
+    files = {"history": out/"history.csv", "evaluations": out/"evals.csv", "samples": out/"samples.csv", "plot": out/"curves.png"}
+    samples.to_csv(files["samples"], index=False)
+    label = f"alpha={a.alpha:g}, {a.soft_loss}, T={a.temperature:g}"
+    if compare:
+        plot_comparison(curves({f"distilled ({label})": runs["distilled"], "hard-label (alpha=1)": runs["hard-label"]}),
+                        title=f"{a.teacher} → student: distilled vs hard labels").savefig(files["plot"], dpi=110)
+    else: plot_curves(curves({"train": runs["distilled"]}), title=f"{a.teacher} → student, {label}").savefig(files["plot"], dpi=110)
+    ev = runs["distilled"].evals
+    if len(ev): print("held-out: " + ", ".join(f"{c} {ev.iloc[-1][c]:.4g}" for c in ("student_ppl", "teacher_ppl", "kl", "top1")))
+    print(f"checkpoint: {runs['distilled'].checkpoint}")
     for k, v in files.items(): print(f"{k}: {v}")
+    if compare:
+        last = {n: r.evals.iloc[-1].to_dict() for n, r in runs.items()}
+        t = comparison(last["distilled"], last["hard-label"])
+        t.to_csv(out/"comparison.csv")
+        print(f"\ndistilled ({label}) vs hard-label (alpha=1), same student, data order and {int(last['distilled']['step'])} steps; "
+              f"held-out: {int(last['distilled']['tokens']):,} tokens, teacher perplexity {last['distilled']['teacher_ppl']:.4g}")
+        print(t.to_string(float_format=lambda x: f"{x:.4g}"))
+        print(f"comparison: {out/'comparison.csv'}\nplot of both runs: {files['plot']}")
+    print("\nphase times (wall clock; cpu = all threads):\n" + phases.table().to_string())
     return 0
 
 def cmd_sweep(a):
@@ -309,8 +444,7 @@ def cmd_evaluate(a):
 def cmd_generate(a):
     "`distill-edu generate`: the teacher's and (with a checkpoint) the student's continuations of the prompts."
     device = pick_device(a.device)
-    try: tok, teacher = load_tokenizer(a.teacher), load_teacher(a.teacher, device=device)
-    except (ValueError, OSError, TypeError) as e: raise CLIError(f"--teacher {a.teacher}: {e}") from e
+    tok, teacher = _load(a, device)
     student = None
     if a.checkpoint:
         student = _student(a, tok, teacher, device)
