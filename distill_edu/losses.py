@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['SOFT_LOSSES', 'check_mask', 'check_logits', 'masked_mean', 'kl_rows', 'nll_rows', 'hard_loss', 'kld_loss',
-           'mse_logit_loss', 'reverse_kld_loss', 'check_beta', 'jsd_loss', 'check_soft_loss', 'soft_loss',
-           'check_alpha', 'balanced_loss']
+           'mse_logit_loss', 'reverse_kld_loss', 'check_fraction', 'check_beta', 'jsd_loss', 'check_soft_loss',
+           'soft_loss', 'check_alpha', 'balanced_loss']
 
 # %% ../nbs/03_losses.ipynb #2f783ced
 import math
@@ -134,14 +134,22 @@ def reverse_kld_loss(student_logits, # (batch, seq, vocab) student logits
     per_pos = _kl_rows(log_softmax_t(_blank(s, mask), T), log_softmax_t(_blank(t, mask), T))
     return T * T * _reduce(per_pos, mask, "token")
 
+# %% ../nbs/03_losses.ipynb #c4f7a1e2
+def check_fraction(value, # the value to check
+                   name:str, # its name in the message, e.g. "alpha"
+                   meaning:str # what 0 and 1 mean, said in the message
+                  )->float:
+    "`value` as a float, or a `ValueError` naming `name` unless it is a number in [0, 1]."
+    try: v = float(value)
+    except (TypeError, ValueError): raise ValueError(f"{name} must be a number in [0, 1], got {value!r}") from None
+    if not 0 <= v <= 1: raise ValueError(f"{name} must be a number in [0, 1] ({meaning}), got {value!r}")
+    return v
+
 # %% ../nbs/03_losses.ipynb #9672a4f2
 def check_beta(beta # the JSD interpolation weight β
               )->float:
     "`beta` as a float, or a `ValueError` naming it unless 0 ≤ β ≤ 1."
-    try: b = float(beta)
-    except (TypeError, ValueError): raise ValueError(f"beta must be a number in [0, 1], got {beta!r}") from None
-    if not 0 <= b <= 1: raise ValueError(f"beta must be a number in [0, 1] (0: forward KL, 1: reverse KL), got {beta!r}")
-    return b
+    return check_fraction(beta, "beta", "0: forward KL, 1: reverse KL")
 
 def jsd_loss(student_logits, # (batch, seq, vocab) student logits
              teacher_logits, # (batch, seq, vocab) teacher logits
@@ -190,10 +198,7 @@ _soft_loss = soft_loss  # balanced_loss has a parameter called soft_loss
 def check_alpha(alpha # the weight of the hard loss
                )->float:
     "`alpha` as a float, or a `ValueError` naming it unless 0 ≤ α ≤ 1."
-    try: a = float(alpha)
-    except (TypeError, ValueError): raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}") from None
-    if not 0 <= a <= 1: raise ValueError(f"alpha must be a number in [0, 1] (1 = hard labels only, 0 = teacher only), got {alpha!r}")
-    return a
+    return check_fraction(alpha, "alpha", "1 = hard labels only, 0 = teacher only")
 
 def balanced_loss(hard_loss, # the hard-label loss (per-token cross entropy), a scalar tensor
                   teacher_logits, # (batch, seq, vocab) teacher logits

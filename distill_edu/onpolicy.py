@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from .core import check_temperature
-from .losses import check_beta, hard_loss, soft_loss, nll_rows, kl_rows
+from .losses import check_beta, check_fraction, hard_loss, soft_loss, nll_rows, kl_rows
 from .models import max_positions
 from .targets import TeacherTargets, LiveTeacher, DistillCriterion
 from .chunked import kd_criterion
@@ -20,10 +20,7 @@ __all__ = ['check_lmbda', 'continuation_mask', 'sample_continuations', 'OnPolicy
 def check_lmbda(lmbda # the share of on-policy batches λ
                )->float:
     "`lmbda` as a float, or a `ValueError` naming it unless 0 ≤ λ ≤ 1."
-    try: v = float(lmbda)
-    except (TypeError, ValueError): raise ValueError(f"lmbda must be a number in [0, 1], got {lmbda!r}") from None
-    if not 0 <= v <= 1: raise ValueError(f"lmbda must be a number in [0, 1] (0: teacher-forced only, 1: on-policy only), got {lmbda!r}")
-    return v
+    return check_fraction(lmbda, "lmbda", "0: teacher-forced only, 1: on-policy only")
 
 # %% ../nbs/32_on_policy.ipynb #ef539834
 def continuation_mask(n_rows:int, # batch size B
