@@ -21,7 +21,7 @@ ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 # %% ../nbs/06_live_sliders.ipynb #558e6c14
 def _num(x, digits:int=10):
-    "A float (or nested list of floats) rounded to `digits` significant digits, so the JSON is stable across machines."
+    "A float (or nested list of floats) rounded to `digits` significant digits: all the page needs, in a short file."
     if isinstance(x, (list, tuple)): return [_num(v, digits) for v in x]
     return float(f"{float(x):.{digits}g}")
 
