@@ -42,6 +42,8 @@ def jupyterlab(tmp_path):
     if not NOTEBOOK.exists(): pytest.fail(f"{NOTEBOOK} does not exist (set BROWSER_NOTEBOOK to test another notebook)")
     work = tmp_path/"nbs"; work.mkdir()
     shutil.copy(NOTEBOOK, work/NOTEBOOK.name)
+    for sibling in NOTEBOOK.parent.glob("*.ipynb"):   # lessons read each other's saved outputs (e.g. 02 checks 01's figures)
+        if not (work/sibling.name).exists(): shutil.copy(sibling, work/sibling.name)
     settings = tmp_path/"lab-settings"
     # no news or update pop-ups over the notebook
     (settings/"@jupyterlab"/"apputils-extension").mkdir(parents=True)
