@@ -1,9 +1,7 @@
 "The `distill-edu` command: bad options fail fast with a clear message; train/evaluate/generate/sweep run end to end on a tiny teacher."
-import json, os, subprocess, sys, pytest, torch
-from pathlib import Path
-from transformers import GPT2Config, GPT2LMHeadModel
+import json, os, subprocess, sys, pytest
 from distill_edu.cli import main, RUN_MODES
-from distill_edu.models import load_tokenizer
+from conftest import tiny_cli_workspace
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "--teacher", "no such teacher!"], "unknown teacher"),
@@ -36,15 +34,7 @@ def tiny(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
     saved = os.environ.get("DISTILL_EDU_CACHE")
     os.environ["DISTILL_EDU_CACHE"] = str(d/"cache")
-    tok = load_tokenizer("gpt2")
-    torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=8, n_layer=1, n_head=2, n_positions=64)).save_pretrained(d/"teacher")
-    tok.save_pretrained(d/"teacher")
-    words = "the movie was great bad acting plot film story actor scene funny boring loved hated".split()
-    g = torch.Generator().manual_seed(0)
-    with open(d/"reviews.jsonl", "w") as f:
-        for i in range(60):
-            f.write(json.dumps({"text": " ".join(words[j] for j in torch.randint(0, len(words), (25,), generator=g))}) + "\n")
+    tiny_cli_workspace(d)
     yield d
     if saved is None: os.environ.pop("DISTILL_EDU_CACHE", None)
     else: os.environ["DISTILL_EDU_CACHE"] = saved

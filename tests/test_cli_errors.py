@@ -4,7 +4,7 @@ from pathlib import Path
 from transformers import GPT2Config, GPT2LMHeadModel
 from distill_edu.cli import main
 from distill_edu.checkpoint import save_checkpoint
-from distill_edu.models import load_tokenizer
+from conftest import tiny_cli_workspace
 
 N_POSITIONS = 64   # the tiny teacher's context: --context-size above it is a bad input
 # random bytes on which torch.load raises UnpicklingError (most do), IndexError, KeyError, UnicodeDecodeError
@@ -16,14 +16,7 @@ def tiny(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli_errors")
     saved = os.environ.get("DISTILL_EDU_CACHE")
     os.environ["DISTILL_EDU_CACHE"] = str(d/"cache")
-    tok = load_tokenizer("gpt2")
-    torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=8, n_layer=1, n_head=2, n_positions=N_POSITIONS)).save_pretrained(d/"teacher")
-    tok.save_pretrained(d/"teacher")
-    words = "the movie was great bad acting plot film story actor scene funny boring loved hated".split()
-    g = torch.Generator().manual_seed(0)
-    lines = [json.dumps({"text": " ".join(words[j] for j in torch.randint(0, len(words), (40,), generator=g))}) for _ in range(100)]
-    (d/"reviews.jsonl").write_text("\n".join(lines) + "\n")
+    tok, lines = tiny_cli_workspace(d, n_reviews=100, words=40, n_positions=N_POSITIONS)
     (d/"malformed.jsonl").write_text("\n".join(lines[:3] + ['{"text": "an unterminated review'] + lines[3:6]) + "\n")
     (d/"empty.jsonl").write_text("")
     (d/"no_text.jsonl").write_text("\n".join(json.dumps({"review": json.loads(l)["text"]}) for l in lines) + "\n")
