@@ -1,5 +1,5 @@
 "The `distill-edu` command: bad options fail fast with a clear message; train/evaluate/generate/sweep run end to end on a tiny teacher."
-import json, os, subprocess, sys, pytest
+import json, subprocess, sys, pytest
 from distill_edu.cli import main, RUN_MODES
 from conftest import tiny_cli_workspace
 
@@ -32,12 +32,11 @@ def test_console_script_exit_status():
 def tiny(tmp_path_factory):
     "A tiny random teacher saved as a folder with the GPT-2 tokenizer, and a small JSON-lines corpus; caches in a temporary folder."
     d = tmp_path_factory.mktemp("cli")
-    saved = os.environ.get("DISTILL_EDU_CACHE")
-    os.environ["DISTILL_EDU_CACHE"] = str(d/"cache")
+    mp = pytest.MonkeyPatch()   # module-scoped: undone after the module's tests
+    mp.setenv("DISTILL_EDU_CACHE", str(d/"cache"))
     tiny_cli_workspace(d)
     yield d
-    if saved is None: os.environ.pop("DISTILL_EDU_CACHE", None)
-    else: os.environ["DISTILL_EDU_CACHE"] = saved
+    mp.undo()
 
 def args(d, *extra):
     return ["--teacher", str(d/"teacher"), "--data", str(d/"reviews.jsonl"), "--mode", "demo", "--context-size", "16",

@@ -1,5 +1,5 @@
 "Every documented bad input to `distill-edu`: a non-zero exit, exactly one line on stderr, no traceback, and no checkpoint touched."
-import hashlib, json, os, random, re, warnings, pytest, torch
+import hashlib, json, random, re, warnings, pytest, torch
 from pathlib import Path
 from transformers import GPT2Config, GPT2LMHeadModel
 from distill_edu.cli import main
@@ -14,8 +14,8 @@ GARBAGE = (0, 2, 20, 195)
 def tiny(tmp_path_factory):
     "A tiny random teacher folder, good and bad review files, a real checkpoint (one training step) and a foreign one."
     d = tmp_path_factory.mktemp("cli_errors")
-    saved = os.environ.get("DISTILL_EDU_CACHE")
-    os.environ["DISTILL_EDU_CACHE"] = str(d/"cache")
+    mp = pytest.MonkeyPatch()   # module-scoped: undone after the module's tests
+    mp.setenv("DISTILL_EDU_CACHE", str(d/"cache"))
     tok, lines = tiny_cli_workspace(d, n_reviews=100, words=40, n_positions=N_POSITIONS)
     (d/"malformed.jsonl").write_text("\n".join(lines[:3] + ['{"text": "an unterminated review'] + lines[3:6]) + "\n")
     (d/"empty.jsonl").write_text("")
@@ -28,8 +28,7 @@ def tiny(tmp_path_factory):
     assert main(["train", *args(d, "--batch-size", "2", "--max-steps", "1", "--out", str(d/"run"))]) == 0
     assert (d/"run"/"checkpoint.pt").is_file()
     yield d
-    if saved is None: os.environ.pop("DISTILL_EDU_CACHE", None)
-    else: os.environ["DISTILL_EDU_CACHE"] = saved
+    mp.undo()
 
 def args(d, *extra):
     "A tiny run: the tiny teacher, the good reviews, 16-token windows, a 1-layer student on the CPU."
