@@ -97,6 +97,7 @@ def build_parser()->argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seed of the data order, the split and the student")
     g.add_argument("--out", default=None, help="output folder (default: runs/<command>-<time>)")
     g.add_argument("--eval-windows", type=arg_type(positive_int), default=None, help="held-out windows to evaluate on (default: by mode)")
+    g.add_argument("--eval-skip", type=int, default=0, help="skip the first N held-out windows (e.g. those training evaluated on: a test set apart from them)")
     g.add_argument("--max-windows", type=arg_type(positive_int), default=None, help="use at most this many training windows (default: by mode)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     t = argparse.ArgumentParser(add_help=False)
@@ -122,8 +123,11 @@ def build_parser()->argparse.ArgumentParser:
     sw = sub.add_parser("sweep", parents=[common, t], help="one student per alpha x soft loss")
     sw.add_argument("--alphas", type=arg_type(check_alpha, many=True), default=[0.0, 0.5, 1.0], help="comma-separated, e.g. 0,0.5,1")
     sw.add_argument("--soft-losses", type=arg_type(check_soft_loss, many=True), default=["kld", "mse"], help="comma-separated, e.g. kld,mse")
-    ev = sub.add_parser("evaluate", parents=[common], help="held-out perplexity, KL and top-1 agreement of a checkpoint")
-    ev.add_argument("checkpoint", nargs="?", default=None, help="a checkpoint.pt (omit to evaluate an untrained student)")
+    sw.add_argument("--temperatures", type=arg_type(check_temperature, many=True), default=None,
+                    help="comma-separated, e.g. 1,2: one run per alpha x soft loss x T (default: --temperature)")
+    ev = sub.add_parser("evaluate", parents=[common], help="held-out perplexity, KL and top-1 agreement of checkpoints")
+    ev.add_argument("checkpoint", nargs="*", default=None,
+                    help="checkpoint.pt files, scored on the same windows, the teacher run once (omit: an untrained student)")
     gen = sub.add_parser("generate", parents=[common], help="continue prompts with a checkpoint (and the teacher)")
     gen.add_argument("checkpoint", nargs="?", default=None, help="a checkpoint.pt (omit for the teacher only)")
     gen.add_argument("--prompt", action="append", default=None, help="a prompt (repeatable); default: the course's three")
@@ -179,10 +183,12 @@ def check_args(a:argparse.Namespace):
         for soft in getattr(a, "soft_losses", [a.soft_loss]):
             try: SparseKDCriterion(soft_loss=soft)
             except ValueError as e: raise CLIError(f"--teacher-cache sparse, --soft-loss {soft}: {e}; use --teacher-cache exact or none") from None
-    for name in ("resume", "checkpoint"):
-        f = getattr(a, name, None)
-        if f is not None and not Path(f).expanduser().is_file():
-            raise CLIError(f"{'--resume' if name == 'resume' else 'checkpoint'} {f}: no such file")
+    if getattr(a, "eval_skip", 0) < 0: raise CLIError(f"--eval-skip {a.eval_skip}: must be 0 or more")
+    files = [("--resume", getattr(a, "resume", None))] + [("checkpoint", f) for f in _as_list(getattr(a, "checkpoint", None))]
+    for name, f in files:
+        if f is not None and not Path(f).expanduser().is_file(): raise CLIError(f"{name} {f}: no such file")
+
+def _as_list(x): return x if isinstance(x, list) else [] if x is None else [x]
 
 # %% ../nbs/40_cli.ipynb #c15b0a02
 class Phases:
@@ -278,10 +284,14 @@ def _setup(a, phases=None):
                                                lowercase=a.lowercase, seed=a.seed, progress=not a.no_progress)
     except (ValueError, OSError) as e: raise CLIError(f"--data {a.data}: {e}") from e
     if a.max_windows is not None and a.max_windows < len(train_w): train_w = torch.utils.data.Subset(train_w, range(a.max_windows))
-    n_eval = min(a.eval_windows, len(valid_w))
-    valid_w = torch.utils.data.Subset(valid_w, range(n_eval))
+    skip = getattr(a, "eval_skip", 0)
+    if skip >= len(valid_w):
+        raise CLIError(f"--eval-skip {skip}: only {len(valid_w)} held-out windows; skip fewer or read more --reviews")
+    n_eval = min(a.eval_windows, len(valid_w) - skip)
+    valid_w = torch.utils.data.Subset(valid_w, range(skip, skip + n_eval))
     total, _ = count_parameters(teacher)
-    print(f"teacher: {total:,} parameters | {len(train_w):,} training windows, {n_eval} held-out windows of {a.context_size} tokens")
+    print(f"teacher: {total:,} parameters | {len(train_w):,} training windows, {n_eval} held-out windows of {a.context_size} tokens"
+          + (f" (after the first {skip})" if skip else ""))
     return out, device, tok, teacher, train_w, valid_w
 
 def _student(a, tok, teacher, device):
@@ -290,10 +300,10 @@ def _student(a, tok, teacher, device):
     check_vocab_alignment(teacher, s, tok)
     return s
 
-def _source(a, teacher, train_w, phases=None):
+def _source(a, teacher, train_w, phases=None, temperatures=None):
     "The teacher source for training: the live teacher, or a teacher cache (`kd_criterion` serves both), filled now and timed."
     if a.teacher_cache == "none": return LiveTeacher(teacher)
-    cache = teacher_cache(teacher, train_w, mode=a.teacher_cache, temperatures=(a.temperature,))
+    cache = teacher_cache(teacher, train_w, mode=a.teacher_cache, temperatures=tuple(temperatures or (a.temperature,)))
     print(f"teacher cache: {cache.path} ({a.teacher_cache})")
     with (phases or Phases())("teacher cache fill"): cache.fill(train_w, progress=not a.no_progress)
     return cache
@@ -424,21 +434,28 @@ def cmd_sweep(a):
     "`distill-edu sweep`: one fresh student per α × soft loss; writes sweep.csv and sweep.png."
     out, device, tok, teacher, train_w, valid_w = _setup(a)
     new = lambda: _student(a, tok, teacher, device)
-    sweep(new, _source(a, teacher, train_w), train_w, valid_w, LiveTeacher(teacher), alphas=a.alphas, soft_losses=a.soft_losses,
-          temperature=a.temperature, make_criterion=kd_criterion, out=out, tokenizer=tok, epochs=a.epochs, batch_size=a.batch_size,
+    temps = a.temperatures or [a.temperature]
+    sweep(new, _source(a, teacher, train_w, temperatures=temps), train_w, valid_w, MemoSource(LiveTeacher(teacher)),
+          alphas=a.alphas, soft_losses=a.soft_losses, temperature=temps, make_criterion=kd_criterion, out=out, tokenizer=tok, epochs=a.epochs, batch_size=a.batch_size,
           max_steps=a.max_steps, lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed, device=device,
           eval_every=a.eval_every, sample_tokens=min(30, a.context_size // 2), progress=not a.no_progress)
     return 0
 
 def cmd_evaluate(a):
-    "`distill-edu evaluate`: held-out metrics of a checkpoint (or an untrained student); writes eval.json."
+    "`distill-edu evaluate`: held-out metrics of checkpoints (or an untrained student) on the same windows; writes eval.json and eval.csv."
     out, device, tok, teacher, _, valid_w = _setup(a)
-    student = _student(a, tok, teacher, device)
-    if a.checkpoint: _resume_into(a.checkpoint, student)
-    m = evaluate(student, valid_w, LiveTeacher(teacher), progress=not a.no_progress)
-    print(pd.Series(m).to_string())
-    (out/"eval.json").write_text(json.dumps({"checkpoint": a.checkpoint, "teacher": a.teacher, **m}, indent=1))
-    print(f"metrics: {out/'eval.json'}")
+    held_out = MemoSource(LiveTeacher(teacher)) if len(a.checkpoint) > 1 else LiveTeacher(teacher)
+    rows = []
+    for ckpt in a.checkpoint or [None]:
+        student = _student(a, tok, teacher, device)
+        if ckpt: _resume_into(ckpt, student)
+        rows.append({"checkpoint": ckpt, "teacher": a.teacher, "eval_skip": a.eval_skip,
+                     **evaluate(student, valid_w, held_out, progress=not a.no_progress)})
+    table = pd.DataFrame(rows)
+    print(table.drop(columns=["teacher"]).to_string(index=False) if len(rows) > 1 else pd.Series(rows[0]).to_string())
+    (out/"eval.json").write_text(json.dumps(rows[0] if len(rows) == 1 else rows, indent=1))
+    table.to_csv(out/"eval.csv", index=False)
+    print(f"metrics: {out/'eval.json'}, {out/'eval.csv'}")
     return 0
 
 def cmd_generate(a):

@@ -12,7 +12,7 @@ from .evaluate import evaluate
 from .chunked import kd_criterion
 
 # %% auto #0
-__all__ = ['sweep', 'plot_sweep']
+__all__ = ['sweep', 'run_folder', 'plot_sweep']
 
 # %% ../nbs/25_sweep.ipynb #7c4e43ee
 def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so every run starts equal
@@ -22,50 +22,56 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
           valid_source=None, # teacher source for the held-out windows (full logits); default `teacher_source`
           alphas=(0.0, 0.5, 1.0), # hard-loss weights
           soft_losses=("kld", "mse"), # soft losses
-          temperature:float=2.0, # soft-loss temperature
+          temperature=2.0, # soft-loss temperature, or several (e.g. `(1, 2)`): one run per α × soft loss × T
           make_criterion=kd_criterion, # `make_criterion(alpha, soft_loss, temperature)` -> the criterion of one run
-          out:str|Path|None=None, # folder for sweep.csv and sweep.png
+          out:str|Path|None=None, # folder for sweep.csv, sweep.png and one checkpoint folder per run
           tokenizer=None, # for the responses to the fixed prompts
           eval_batch_size:int=8, max_valid:int|None=None, # held-out evaluation settings
           log=print, # where progress messages go
           **kwargs # passed to distill: epochs, batch_size, max_steps, eval_every, lr, seed, device, ...
          )->pd.DataFrame:
-    "Train a fresh student per (α, soft loss), evaluate each on `valid_windows`; one row per evaluation, also to CSV."
+    "Train a fresh student per (α, soft loss, T), evaluate each on `valid_windows`; one row per evaluation, also to CSV."
     valid_source = valid_source or teacher_source
     evaluator = lambda st: evaluate(st, valid_windows, valid_source, eval_batch_size, max_valid)
+    temperatures = [temperature] if isinstance(temperature, (int, float)) else list(temperature)
     rows, done = [], {}
-    for alpha in alphas:
-        for soft in soft_losses:
-            name = f"alpha={alpha:g} {soft} T={temperature:g}"
-            crit = make_criterion(alpha, soft, temperature)
-            key = "hard-only" if not getattr(crit, "needs_teacher", True) else name
-            if key in done:
-                if log: log(f"{name}: same run as {done[key][0]} (the soft loss has weight 0), recorded again")
-                rows += [{**r, "run": name, "soft_loss": soft, "shared": done[key][0]} for r in done[key][1]]
-                continue
-            if log: log(f"--- {name}")
-            t0 = time.time()
-            res = distill(new_student(), teacher_source, train_windows, criterion=crit, tokenizer=tokenizer,
-                          evaluator=evaluator, log=log, **kwargs)
-            secs = time.time() - t0
-            h = res.history
-            run_rows = []
-            for _, e in res.evals.iterrows():
-                past = h[h.step <= e.step]
-                resp = res.samples[res.samples.step == e.step].response.tolist() if len(res.samples) else []
-                run_rows.append({"run": name, "alpha": alpha, "soft_loss": soft, "temperature": temperature, **e.to_dict(),
-                                 "train_loss": past.loss.tail(max(1, len(past) // 10)).mean(),
-                                 "train_hard": past.hard.tail(max(1, len(past) // 10)).mean(),
-                                 "seconds": secs, "shared": "",
-                                 **{f"response {i+1}": r for i, r in enumerate(resp)}})
-            done[key] = (name, run_rows)
-            rows += run_rows
-            if out is not None: _write_sweep(pd.DataFrame(rows), out)   # after every run: a long sweep keeps its results
+    for alpha, soft, temperature in ((a, s, t) for a in alphas for s in soft_losses for t in temperatures):
+        name = f"alpha={alpha:g} {soft} T={temperature:g}"
+        crit = make_criterion(alpha, soft, temperature)
+        key = "hard-only" if not getattr(crit, "needs_teacher", True) else name
+        if key in done:
+            if log: log(f"{name}: same run as {done[key][0]} (the soft loss has weight 0), recorded again")
+            rows += [{**r, "run": name, "soft_loss": soft, "temperature": temperature, "shared": done[key][0]}
+                     for r in done[key][1]]
+            continue
+        if log: log(f"--- {name}")
+        t0 = time.time()
+        res = distill(new_student(), teacher_source, train_windows, criterion=crit, tokenizer=tokenizer,
+                      evaluator=evaluator, log=log, out=None if out is None else Path(out)/run_folder(name), **kwargs)
+        secs = time.time() - t0
+        h = res.history
+        run_rows = []
+        for _, e in res.evals.iterrows():
+            past = h[h.step <= e.step]
+            resp = res.samples[res.samples.step == e.step].response.tolist() if len(res.samples) else []
+            run_rows.append({"run": name, "alpha": alpha, "soft_loss": soft, "temperature": temperature, **e.to_dict(),
+                             "train_loss": past.loss.tail(max(1, len(past) // 10)).mean(),
+                             "train_hard": past.hard.tail(max(1, len(past) // 10)).mean(),
+                             "seconds": secs, "shared": "", "checkpoint": str(res.checkpoint or ""),
+                             **{f"response {i+1}": r for i, r in enumerate(resp)}})
+        done[key] = (name, run_rows)
+        rows += run_rows
+        if out is not None: _write_sweep(pd.DataFrame(rows), out)   # after every run: a long sweep keeps its results
     df = pd.DataFrame(rows)
     if out is not None:
         _write_sweep(df, out)
         if log: log(f"sweep table: {Path(out)/'sweep.csv'}\nsweep plot: {Path(out)/'sweep.png'}")
     return df
+
+def run_folder(name:str # a run's name, e.g. "alpha=0.5 kld T=2"
+              )->str:
+    "The folder name of a run's checkpoint: `alpha0.5-kld-T2`."
+    return name.replace("=", "").replace(" ", "-")
 
 def _write_sweep(df, out):
     import matplotlib.pyplot as plt

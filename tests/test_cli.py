@@ -79,3 +79,29 @@ def test_sweep(tiny, capsys):
     assert main(["sweep", *args(tiny, "--teacher-cache", "sparse", "--soft-losses", "kld,mse", "--out", str(tiny/"no"))]) == 2
     assert not (tiny/"no").exists()   # refused before anything was created
     assert "kld soft loss only" in capsys.readouterr().err
+
+def test_sweep_temperatures_then_evaluate_on_other_windows(tiny, capsys):
+    "A sweep over two temperatures keeps one checkpoint per trained run; `evaluate` scores several on windows training never evaluated."
+    import pandas as pd
+    out = tiny/"sweep-T"
+    assert main(["sweep", *args(tiny, "--batch-size", "4", "--max-steps", "2", "--alphas", "0,1", "--soft-losses", "kld",
+                                "--temperatures", "1,2", "--teacher-cache", "sparse", "--out", str(out))]) == 0
+    df = pd.read_csv(out/"sweep.csv", keep_default_na=False).drop_duplicates("run").set_index("run")
+    assert list(df.index) == ["alpha=0 kld T=1", "alpha=0 kld T=2", "alpha=1 kld T=1", "alpha=1 kld T=2"]
+    assert df.loc["alpha=1 kld T=2", "shared"] == "alpha=1 kld T=1"        # the hard-label run is trained once
+    ckpts = [out/"alpha0-kld-T1"/"checkpoint.pt", out/"alpha0-kld-T2"/"checkpoint.pt", out/"alpha1-kld-T1"/"checkpoint.pt"]
+    assert all(c.is_file() for c in ckpts)
+    capsys.readouterr()
+    assert main(["evaluate", *map(str, ckpts), *args(tiny, "--eval-skip", "4", "--eval-windows", "3", "--out", str(tiny/"ev3"))]) == 0
+    assert "after the first 4" in capsys.readouterr().out
+    ev = pd.read_csv(tiny/"ev3"/"eval.csv")
+    assert ev.checkpoint.tolist() == list(map(str, ckpts)) and (ev.eval_skip == 4).all()
+    assert ev.tokens.nunique() == 1 and ev.teacher_ppl.nunique() == 1     # the same windows, the same teacher for every checkpoint
+    assert ev.student_ppl.nunique() == 3
+    # one checkpoint alone: the same numbers as in the three-checkpoint table (the memoised teacher changes nothing)
+    assert main(["evaluate", str(ckpts[2]), *args(tiny, "--eval-skip", "4", "--eval-windows", "3", "--out", str(tiny/"ev1"))]) == 0
+    one = json.loads((tiny/"ev1"/"eval.json").read_text())
+    assert one["checkpoint"] == str(ckpts[2]) and abs(one["kl"] - ev.kl.iloc[2]) <= 1e-6 * max(1, abs(one["kl"]))
+    # a window set after the first 4 differs from the first: the skip really moved the windows
+    assert main(["evaluate", str(ckpts[2]), *args(tiny, "--eval-windows", "3", "--out", str(tiny/"ev0"))]) == 0
+    assert json.loads((tiny/"ev0"/"eval.json").read_text())["teacher_ppl"] != one["teacher_ppl"]

@@ -79,6 +79,10 @@ CASES = [
     case("temperature-zero", "train", ["--temperature", "0"], "temperature"),
     case("temperature-negative", "sweep", ["--temperature", "-1"], "temperature"),
     case("unknown-soft-loss", "train", ["--soft-loss", "kl"], "soft loss"),
+    case("temperatures-with-zero", "sweep", ["--temperatures", "1,0"], "temperature"),
+    case("eval-skip-negative", "evaluate", ["--eval-skip", "-1"], "--eval-skip"),
+    case("eval-skip-past-held-out", "evaluate", ["--eval-skip", "100000"], "held-out windows"),
+    case("second-checkpoint-missing", "evaluate", ["{d}/run/checkpoint.pt", "{d}/run/nonexistent.pt"], "nonexistent.pt"),
     case("context-longer-than-teacher", "train", ["--context-size", str(2 * N_POSITIONS)], str(N_POSITIONS)),
 ]
 
