@@ -431,14 +431,22 @@ def cmd_train(a):
     return 0
 
 def cmd_sweep(a):
-    "`distill-edu sweep`: one fresh student per α × soft loss; writes sweep.csv and sweep.png."
-    out, device, tok, teacher, train_w, valid_w = _setup(a)
+    "`distill-edu sweep`: one fresh student per α × soft loss × T; writes sweep.csv, sweep.png, a checkpoint per run and phases.csv."
+    phases = Phases()
+    out, device, tok, teacher, train_w, valid_w = _setup(a, phases)
     new = lambda: _student(a, tok, teacher, device)
     temps = a.temperatures or [a.temperature]
-    sweep(new, _source(a, teacher, train_w, temperatures=temps), train_w, valid_w, MemoSource(LiveTeacher(teacher)),
-          alphas=a.alphas, soft_losses=a.soft_losses, temperature=temps, make_criterion=kd_criterion, out=out, tokenizer=tok, epochs=a.epochs, batch_size=a.batch_size,
-          max_steps=a.max_steps, lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed, device=device,
-          eval_every=a.eval_every, sample_tokens=min(30, a.context_size // 2), progress=not a.no_progress)
+    src = _source(a, teacher, train_w, phases, temperatures=temps)
+    with phases("sweep runs (training and evaluation)"):
+        df = sweep(new, src, train_w, valid_w, MemoSource(LiveTeacher(teacher)), alphas=a.alphas, soft_losses=a.soft_losses,
+                   temperature=temps, make_criterion=kd_criterion, out=out, tokenizer=tok, epochs=a.epochs,
+                   batch_size=a.batch_size, max_steps=a.max_steps, lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed,
+                   device=device, eval_every=a.eval_every, sample_tokens=min(30, a.context_size // 2), progress=not a.no_progress)
+    phases.table().to_csv(out/"phases.csv")
+    trained = df.drop_duplicates("run").query("shared == ''")
+    print("\nphase times (wall clock; cpu = all threads):\n" + phases.table().to_string()
+          + f"\nof the sweep runs' time, held-out evaluation took {trained.eval_seconds.sum():.1f} s; per run: "
+          + ", ".join(f"{r.run} {r.seconds - r.eval_seconds:.1f} s training" for r in trained.itertuples()))
     return 0
 
 def cmd_evaluate(a):

@@ -32,7 +32,11 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
          )->pd.DataFrame:
     "Train a fresh student per (α, soft loss, T), evaluate each on `valid_windows`; one row per evaluation, also to CSV."
     valid_source = valid_source or teacher_source
-    evaluator = lambda st: evaluate(st, valid_windows, valid_source, eval_batch_size, max_valid)
+    eval_secs = [0.0]
+    def evaluator(st):
+        t = time.perf_counter()
+        try: return evaluate(st, valid_windows, valid_source, eval_batch_size, max_valid)
+        finally: eval_secs[0] += time.perf_counter() - t
     temperatures = [temperature] if isinstance(temperature, (int, float)) else list(temperature)
     rows, done = [], {}
     for alpha, soft, temperature in ((a, s, t) for a in alphas for s in soft_losses for t in temperatures):
@@ -45,10 +49,10 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
                      for r in done[key][1]]
             continue
         if log: log(f"--- {name}")
-        t0 = time.time()
+        t0, eval_secs[0] = time.perf_counter(), 0.0
         res = distill(new_student(), teacher_source, train_windows, criterion=crit, tokenizer=tokenizer,
                       evaluator=evaluator, log=log, out=None if out is None else Path(out)/run_folder(name), **kwargs)
-        secs = time.time() - t0
+        secs = time.perf_counter() - t0
         h = res.history
         run_rows = []
         for _, e in res.evals.iterrows():
@@ -57,7 +61,7 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
             run_rows.append({"run": name, "alpha": alpha, "soft_loss": soft, "temperature": temperature, **e.to_dict(),
                              "train_loss": past.loss.tail(max(1, len(past) // 10)).mean(),
                              "train_hard": past.hard.tail(max(1, len(past) // 10)).mean(),
-                             "seconds": secs, "shared": "", "checkpoint": str(res.checkpoint or ""),
+                             "seconds": secs, "eval_seconds": eval_secs[0], "shared": "", "checkpoint": str(res.checkpoint or ""),
                              **{f"response {i+1}": r for i, r in enumerate(resp)}})
         done[key] = (name, run_rows)
         rows += run_rows
