@@ -388,7 +388,7 @@ def _samples(a, students:dict, tok, phases)->pd.DataFrame:
     return df
 
 def cmd_train(a):
-    "`distill-edu train`: distil one student (and, with --hard-baseline, a hard-label twin); writes checkpoint, CSVs and a plot."
+    "`distill-edu train`: distil one student (and, with --hard-baseline, a hard-label twin); writes checkpoint, CSVs (phases.csv: the wall time of each phase) and a plot."
     phases = Phases()
     out, device, tok, teacher, train_w, valid_w = _setup(a, phases)
     compare = a.hard_baseline and a.alpha < 1 and not a.resume
@@ -427,7 +427,8 @@ def cmd_train(a):
               f"held-out: {int(last['distilled']['tokens']):,} tokens, teacher perplexity {last['distilled']['teacher_ppl']:.4g}")
         print(t.to_string(float_format=lambda x: f"{x:.4g}"))
         print(f"comparison: {out/'comparison.csv'}\nplot of both runs: {files['plot']}")
-    print("\nphase times (wall clock; cpu = all threads):\n" + phases.table().to_string())
+    phases.table().to_csv(out/"phases.csv")
+    print("\nphase times (wall clock; cpu = all threads):\n" + phases.table().to_string() + f"\nphase times: {out/'phases.csv'}")
     return 0
 
 def cmd_sweep(a):

@@ -47,7 +47,7 @@ def test_train_evaluate_generate_resume(tiny, capsys):
     # one student (the demo's hard-label twin is tested in test_demo.py)
     assert main(["train", *args(tiny, "--batch-size", "2", "--max-steps", "3", "--stride", "8", "--no-hard-baseline", "--out", str(out))]) == 0
     text = capsys.readouterr().out
-    for f in ("checkpoint.pt", "history.csv", "evals.csv", "samples.csv", "curves.png"):
+    for f in ("checkpoint.pt", "history.csv", "evals.csv", "samples.csv", "curves.png", "phases.csv"):
         assert (out/f).exists() and str(out/f) in text, f
     assert "Before training" in text and "loss: first" in text and "teacher cache:" in text   # demo mode: the sparse cache
     # resume continues the same run
@@ -75,6 +75,8 @@ def test_sweep(tiny, capsys):
     T = RUN_MODES["demo"]["temperature"]   # no --temperature given: the mode's
     assert sorted(df.run.unique()) == sorted(f"alpha={a} {s} T={T:g}" for a in ("0.5", "1") for s in ("kld", "mse"))
     assert (out/"sweep.png").exists() and str(out/"sweep.csv") in capsys.readouterr().out
+    phases = pd.read_csv(out/"phases.csv", index_col=0)
+    assert {"tokenizing", "sweep runs (training and evaluation)", "total"} <= set(phases.index) and (phases.seconds >= 0).all()
     # the sparse cache only knows the KL soft loss: asking it for mse is refused with a clear message
     assert main(["sweep", *args(tiny, "--teacher-cache", "sparse", "--soft-losses", "kld,mse", "--out", str(tiny/"no"))]) == 2
     assert not (tiny/"no").exists()   # refused before anything was created
