@@ -204,9 +204,9 @@ def _rows_closed(c:ChunkedKDCriterion, x, y, wh, ws, tg, parts):
 
 
 # %% ../nbs/23_chunked_loss.ipynb #5c299c02
-def kd_criterion(alpha:float=0.5, # weight of the hard loss, in [0, 1]
+def kd_criterion(alpha:float=0.0, # weight of the hard loss, in [0, 1] (default 0: see below)
                  soft_loss:str="kld", # "kld", "mse", "reverse_kld" or "jsd"
-                 temperature:float=2.0 # softmax temperature of the soft loss
+                 temperature:float=1.0 # softmax temperature of the soft loss
                 ):
     "The default criterion: `ChunkedKDCriterion` for the forward KL, `DistillCriterion` for the other soft losses."
     if check_soft_loss(soft_loss) == "kld": return ChunkedKDCriterion(alpha, temperature)

@@ -22,7 +22,7 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
           valid_source=None, # teacher source for the held-out windows (full logits); default `teacher_source`
           alphas=(0.0, 0.5, 1.0), # hard-loss weights
           soft_losses=("kld", "mse"), # soft losses
-          temperature=2.0, # soft-loss temperature, or several (e.g. `(1, 2)`): one run per α × soft loss × T
+          temperature=1.0, # soft-loss temperature, or several (e.g. `(1, 2)`): one run per α × soft loss × T
           make_criterion=kd_criterion, # `make_criterion(alpha, soft_loss, temperature)` -> the criterion of one run
           out:str|Path|None=None, # folder for sweep.csv, sweep.png and one checkpoint folder per run
           tokenizer=None, # for the responses to the fixed prompts
