@@ -204,7 +204,7 @@ def _rows_closed(c:ChunkedKDCriterion, x, y, wh, ws, tg, parts):
 
 
 # %% ../nbs/23_chunked_loss.ipynb #5c299c02
-def kd_criterion(alpha:float=0.0, # weight of the hard loss, in [0, 1] (default 0: see below)
+def kd_criterion(alpha:float=0.5, # weight of the hard loss, in [0, 1]
                  soft_loss:str="kld", # "kld", "mse", "reverse_kld" or "jsd"
                  temperature:float=1.0 # softmax temperature of the soft loss
                 ):
