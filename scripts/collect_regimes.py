@@ -56,7 +56,7 @@ def main(study):
             "windows": "128 tokens, stride 128 (distinct windows); batch 16",
             "student": "GPT-2 256/4/4 with the teacher's vocabulary (49,152), same initial weights (seed 0); AdamW lr 3e-4, no warm-up",
             "validation": "the first 64 held-out windows (8,128 next-token predictions): the curves, and where alpha and T are chosen",
-            "test": "the next 256 held-out windows (32,512 predictions), scored once per checkpoint by distill-edu evaluate --eval-skip 64",
+            "test": "the next 128 held-out windows (16,256 predictions), scored once per checkpoint by distill-edu evaluate --eval-skip 64",
             "device": f"CPU: {cpu}, {os.cpu_count()} cores; torch {torch.__version__}",
             "collected": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     (out/"provenance.json").write_text(json.dumps(prov, indent=1) + "\n")
