@@ -14,9 +14,8 @@ KEEP = ["regime", "run", "alpha", "soft_loss", "temperature", "step", "tokens", 
         "train_loss", "train_hard", "seconds", "eval_seconds", "shared", "checkpoint"]
 
 def sweep_rows(folder, regime):
-    "A sweep's evaluations, tagged with the regime; checkpoints named relative to the study folder."
-    df = pd.read_csv(folder/"sweep.csv", keep_default_na=False)
-    return df.assign(regime=regime)
+    "A sweep's evaluations, tagged with the regime."
+    return pd.read_csv(folder/"sweep.csv", keep_default_na=False).assign(regime=regime)
 
 def train_rows(folder, regime, run):
     "A `distill-edu train` run's evaluations in the sweep's columns (train_hard: the mean over the last 10% of steps)."
