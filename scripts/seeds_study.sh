@@ -34,7 +34,7 @@ onpolicy)
   for s in $SEEDS; do
     # the script itself skips the set-ups already in its CSV
     mkdir -p "$R/onpolicy"
-    python scripts/onpolicy_run.py --seed "$s" --timing-steps 0 --tmp "$R/onpolicy/tmp" --out "$R/onpolicy/seed$s"
+    python scripts/onpolicy_run.py --seed "$s" --steps 32 --timing-steps 0 --tmp "$R/onpolicy/tmp" --out "$R/onpolicy/seed$s"
   done ;;
 regime)
   COMMON="--teacher smollm2-135m --reviews 5000 --stride 128 --context-size 128 --batch-size 16 --eval-windows 64 --teacher-dtype auto --lr 3e-4 --no-progress"
