@@ -4,7 +4,8 @@ For each page of a rendered site (`nbdev_docs` writes it to _docs/), served over
 viewport width (1280 px: a laptop; 390 px: a phone), it measures:
 - images: every <img> loaded (complete, with a natural width), lazy ones included;
 - overflow: how far the page scrolls sideways (document scrollWidth − clientWidth, px), and what sticks out;
-- console errors and uncaught exceptions (the site's own code and the libraries it loads), and failed requests;
+- console errors and uncaught exceptions (the site's own code and the libraries it loads), failed requests,
+  and libraries loaded from npm CDNs without a pinned version (@*, @latest);
 - hidden underscores: links whose text has an "_" and whose underline is drawn on it ("softmax_t" read as
   "softmax t"). Measured in pixels: a probe copy of the link holding only underscores is drawn twice, once
   with the underline made transparent (the underscores' ink rows) and once with the text made transparent
@@ -44,6 +45,13 @@ def cdn_module():
 FONTS = ("fonts.googleapis.com", "fonts.gstatic.com")  # not on npm: answered with an empty stylesheet (fallback fonts)
 CDN_TAG = re.compile(r'(<(?:script|link)\b[^>]*?(?:src|href)="https://(?:cdn\.jsdelivr\.net|unpkg\.com|cdnjs\.cloudflare\.com)/[^"]*"[^>]*?)\s+integrity="[^"]*"')
 
+NPM_CDN = re.compile(r"https://(?:cdn\.jsdelivr\.net/npm|unpkg\.com)/((?:@[^/]+/)?[^/@]+)(?:@([^/]*))?")
+
+def unpinned(url: str) -> bool:
+    "Whether an npm CDN URL leaves the version open (none, *, latest): the reader would get whatever is newest."
+    m = NPM_CDN.match(url)
+    return bool(m) and (m.group(2) or "latest") in ("*", "latest")
+
 def cdn_route(cdn, base: str, r):
     """Answer a request through the CDN stand-in. The stand-in's files are npm's, not byte-identical to the CDN's
     minified builds, so the pages' integrity hashes on CDN tags are dropped (the site's own files are untouched)."""
@@ -74,9 +82,12 @@ MEASURE_JS = r"""async () => {
   const de = document.documentElement, W = de.clientWidth;
   const overflow = Math.max(de.scrollWidth, document.body.scrollWidth) - W;
   const culprits = [];
+  // what sticks out: the innermost elements past the right edge that no scroll box or clip of theirs contains
+  const clipped = e => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
+                           if (getComputedStyle(p).overflowX !== 'visible') return true; return false; };
   if (overflow > 0) for (const e of document.body.querySelectorAll('*')) {
     const r = e.getBoundingClientRect();
-    if (r.width > 0 && r.right > W + 1 && !Array.from(e.children).some(c => c.getBoundingClientRect().right > W + 1))
+    if (r.width > 0 && r.right > W + 1 && !clipped(e) && !Array.from(e.children).some(c => c.getBoundingClientRect().right > W + 1))
       culprits.push(`${e.tagName.toLowerCase()}.${(e.className || '').toString().split(' ')[0]} right=${Math.round(r.right)}: ${(e.textContent || '').trim().slice(0, 50)}`);
     if (culprits.length >= 5) break;
   }
@@ -152,6 +163,8 @@ def check_page(page, url: str, width: int, shot: Path | None = None) -> dict:
     page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     page.on("console", lambda m: errors.append(f"console: {m.text} [{m.location.get('url', '')}]") if m.type == "error" else None)
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url} ({r.failure})"))
+    cdn_urls = []
+    page.on("request", lambda r: cdn_urls.append(r.url) if NPM_CDN.match(r.url) else None)
     page.set_viewport_size({"width": width, "height": HEIGHT})
     page.goto(url, wait_until="load")
     try: page.wait_for_load_state("networkidle", timeout=20_000)
@@ -160,6 +173,7 @@ def check_page(page, url: str, width: int, shot: Path | None = None) -> dict:
     res = page.evaluate(MEASURE_JS)
     res["hidden_underscores"] = hidden_underscores(page) if width >= 1000 else []
     res["errors"] = errors
+    res["unpinned"] = sorted({NPM_CDN.match(u).group(0) for u in cdn_urls if unpinned(u)})
     if shot: page.screenshot(path=str(shot), full_page=True)
     return res
 
@@ -169,6 +183,7 @@ def failures(res: dict) -> list:
     if res["missing"]: out.append(f"images not loaded: {res['missing']}")
     if res["overflow"] > 0: out.append(f"page scrolls sideways by {res['overflow']} px: {res['culprits']}")
     out += res["errors"]
+    out += [f"library loaded without a pinned version: {u}" for u in res.get("unpinned", [])]
     out += [f"hidden underscore: {h}" for h in res["hidden_underscores"]]
     return out
 
