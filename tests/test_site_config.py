@@ -78,3 +78,36 @@ def test_link_filter_makes_site_links_relative():
                           capture_output=True, text=True, check=True).stdout
     assert re.findall(r'href="([^"]+)"', html) == ["losses.html#kld_loss", "index.html", "https://example.org/x.html",
                                                    "alpha.html"]
+
+def _pin_cdn():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("pin_cdn", ROOT/"scripts"/"pin_cdn.py")
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+def test_cdn_libraries_are_pinned_after_render(tmp_path, monkeypatch):
+    """The post-render step rewrites katex@latest to the KaTeX the formula check uses, and html-manager@* to one 1.x
+    release, which reads the lessons' widget state (protocol 2). `html-math-method` stays the plain string: with
+    {method, url} Quarto drops its require.js guard and KaTeX fails on the widget pages."""
+    import json
+    cfg = load_config()
+    assert "../scripts/pin_cdn.py" in (cfg["project"].get("post-render") or []), "_quarto.yml must run ../scripts/pin_cdn.py post-render"
+    assert cfg["format"]["html"]["html-math-method"] == "katex"
+    pin = _pin_cdn()
+    lock = json.loads((ROOT/"tests"/"site"/"package-lock.json").read_text(encoding="utf-8"))
+    assert pin.PINS["katex"] == lock["packages"]["node_modules/katex"]["version"], "pin the KaTeX that tests/site installs"
+    assert pin.PINS["@jupyter-widgets/html-manager"].split(".")[0] == "1"
+    for nb in NBS.glob("*.ipynb"):
+        state = json.loads(nb.read_text(encoding="utf-8"))["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json")
+        if state: assert state["version_major"] == 2, f"{nb.name}: widget state protocol {state['version_major']} needs another html-manager"
+    # as Quarto 1.7.34 writes them
+    head = ('<script src="https://unpkg.com/@jupyter-widgets/html-manager@*/dist/embed-amd.js" crossorigin="anonymous"></script>'
+            '<script defer="" src="https://cdn.jsdelivr.net/npm/katex@latest/dist/katex.min.js"></script>'
+            '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/katex@latest/dist/katex.min.css">')
+    page = tmp_path/"alpha.html"; page.write_text(f"<head>{head}</head>")
+    monkeypatch.delenv("QUARTO_PROJECT_OUTPUT_FILES", raising=False)
+    assert pin.pages(tmp_path) == [page]
+    page.write_text(pin.pin(page.read_text()))
+    text = page.read_text()
+    assert "@*" not in text and "@latest" not in text, text
+    assert text.count(f"katex@{pin.PINS['katex']}/dist/") == 2 and f"html-manager@{pin.PINS['@jupyter-widgets/html-manager']}/" in text

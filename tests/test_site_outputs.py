@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/"nbs"
 WIDGET_VIEW, WIDGET_STATE = "application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json"
-PROGRESS_TEXT = re.compile(r"\d+%\|")  # tqdm's " 42%|████      | 5/12"
+PROGRESS_TEXT = re.compile(r"\d+%\||\d+% \d+/\d+ \[\d")  # tqdm's " 42%|████      | 5/12", or its text form "100% 6/6 [00:13<00:00"
 
 def notebooks() -> list[str]:
     "The notebooks nbdev renders: nbs/**/*.ipynb, skipping names and folders that start with _ or ."
@@ -66,6 +66,9 @@ def test_the_check_finds_each_kind():
              "s": {"model_name": "FloatSliderModel", "state": {}}}
     assert len(output_problems(_nb([stderr]))) == 1
     assert len(output_problems(_nb([printed]))) == 1
+    # the text form of a finished bar, as the walkthrough once saved it
+    bar_text = {"output_type": "stream", "name": "stdout", "text": ["epoch 1/3: 100% 6/6 [00:13<00:00,  2.15s/it, last=8.2964]\n"]}
+    assert len(output_problems(_nb([bar_text]))) == 1
     assert len(output_problems(_nb([view("box", "HBox(children=(HTML(value='Loading'),))")], state))) == 1
     assert len(output_problems(_nb([view("gone", "Loading weights:   0%|          | 0/272")]))) == 1
     # an explorer's sliders are not progress bars, and plain stdout is fine

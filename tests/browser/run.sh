@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real-browser tests, in Debian's Chromium driven by Playwright: JupyterLab running the
 # temperature lesson (tests/browser/test_jupyterlab.py) and the live-sliders page's OJS blocks
-# (tests/browser/test_live_sliders.py). Installs Chromium with apt-get when it is missing; if it
+# (tests/browser/test_live_sliders.py), and every page of a rendered site where DISTILL_EDU_SITE names one
+# (tests/browser/test_site_pages.py, after .ci/run has run nbdev_docs). Installs Chromium with apt-get when it is missing; if it
 # cannot be installed, prints why and exits 0 (skip). Run from anywhere:  bash tests/browser/run.sh
 # Screenshots go to .ci-html/jupyterlab_temperature.png and .ci-html/live_sliders.png
 # (BROWSER_ARTIFACTS to change the folder).
