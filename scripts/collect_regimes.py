@@ -49,8 +49,9 @@ def main(study):
         if p.exists(): phases.append(pd.read_csv(p).rename(columns={"Unnamed: 0": "phase"}).assign(run=name))
     pd.concat(phases).to_csv(out/"phases.csv", index=False)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-    prov = {"produced by": "bash scripts/regime_study.sh " + str(study) + "; python scripts/collect_regimes.py " + str(study),
-            "teacher": "smollm2-135m (the bundled offline SmolLM2-135M), weights in bfloat16 ('--teacher-dtype auto' on a CPU with native bf16)",
+    # no machine path: the study's folder is named as the scripts' argument
+    prov = {"produced by": "bash scripts/regime_study.sh OUT; python scripts/collect_regimes.py OUT",
+            "teacher": "smollm2-135m: SmolLM2-135M-Instruct, the bundled Q4_1 GGUF dequantized, in bfloat16 ('--teacher-dtype auto' on a CPU with native bf16)",
             "data": "IMDB, ../shared/data/imdb: 5,000 reviews (seed 0) split by review into 4,500 training and 500 held-out reviews",
             "windows": "128 tokens, stride 128 (distinct windows); batch 16",
             "student": "GPT-2 256/4/4 with the teacher's vocabulary (49,152), same initial weights (seed 0); AdamW lr 3e-4, no warm-up",

@@ -22,6 +22,6 @@ distill-edu sweep $COMMON --max-windows 320 --epochs 10 --max-steps 200 --eval-e
 # and KLD at T = 2 on exact logits (where the sparse cache's sampled tail is noisiest)
 distill-edu sweep $COMMON --max-windows 320 --epochs 10 --max-steps 200 --eval-every 25 --teacher-cache exact \
   --alphas 0 --soft-losses kld --temperatures 2 --out $R/exact-T2
-# the test set: 256 held-out windows after the 64 the runs evaluated on, every checkpoint on the same windows
+# the test set: 128 held-out windows (16,256 predictions) after the 64 the runs evaluated on, every checkpoint on the same windows
 distill-edu evaluate $R/hard-600/checkpoint.pt $R/one-pass/*/checkpoint.pt $R/data-limited/*/checkpoint.pt $R/exact/*/checkpoint.pt $R/exact-T2/*/checkpoint.pt \
   --teacher smollm2-135m --reviews 5000 --stride 128 --context-size 128 --teacher-dtype auto --seed 0 --no-progress --eval-skip 64 --eval-windows 128 --out $R/test
