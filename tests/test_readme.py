@@ -57,3 +57,31 @@ def test_nbdev_docs_leaves_readme_alone():
     assert not (cfg.nbs_path/cfg.readme_nb).exists(), \
         f"settings.ini readme_nb = {cfg.readme_nb}: nbdev_docs would rewrite README.md from it with Quarto's gfm writer"
     assert _doc_mtime_not_older(ROOT/"README.md", cfg.nbs_path/cfg.readme_nb)  # nbdev_readme(chk_time=True) skips
+
+def _mean_sd(cell: str) -> tuple:
+    "('2604 ± 215' or '−18.6 ± 4.6') -> (mean text, sd text), with a typographic minus read as '-'."
+    mean, sd = (part.strip().replace("−", "-").lstrip("+") for part in cell.split("±"))
+    return mean, sd
+
+def _decimals(number: str) -> int:
+    return len(number.split(".")[1]) if "." in number else 0
+
+def test_readme_demo_numbers_are_the_saved_results():
+    "Every mean ± sd in the README's demo table equals nbs/demo/summary.csv rounded as printed, over the seeds it names."
+    import pandas as pd
+    readme = (ROOT/"README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- demo:start -->")[1].split("<!-- demo:end -->")[0].strip().splitlines()
+    header, rows = block[0], [[c.strip() for c in r.strip("|").split("|")] for r in block[2:]]
+    summary = pd.read_csv(ROOT/"nbs"/"demo"/"summary.csv").set_index("metric")
+    seeds = sorted(pd.read_csv(ROOT/"nbs"/"demo"/"comparison.csv").seed.unique())
+    assert f"seeds {', '.join(map(str, seeds))})" in header, f"the README names other seeds than the saved {seeds}"
+    columns = [c.strip() for c in header.strip("|").split("|")][1:]
+    assert {r[0] for r in rows} == set(summary.index), "the README's rows are not the saved metrics"
+    for metric, *cells in rows:
+        for column, cell in zip(columns, cells):
+            mean, sd = _mean_sd(cell)
+            saved = summary.loc[metric]
+            assert saved[f"{column} count"] == len(seeds)
+            for shown, value in ((mean, saved[f"{column} mean"]), (sd, saved[f"{column} std"])):
+                assert float(shown) == round(value, _decimals(shown)), \
+                    f"README {metric} / {column}: {shown} but the saved results give {value:.4f}"
