@@ -5,6 +5,9 @@
 demo     -> nbs/demo/: comparison.csv, evals.csv, history.csv, samples.csv (one block per seed), summary.csv
             (mean, standard deviation, min and max over the seeds) and curves_seedN.png (the plot the command draws)
 onpolicy -> nbs/on_policy/results.csv (one row per seed and set-up) and seedN.json (curves, samples, timings)
+regime   -> nbs/regimes/seeds.csv: the T = 1 runs of the one-pass grid and the data-limited pair, one row per seed
+            (seed 0 from the study's own tables in nbs/regimes/), their last validation evaluation and their test
+            scores (empty until `distill-edu evaluate` ran for that seed), and seeds_summary.csv (mean, std, ...)
 A part whose runs are not all finished is collected as far as it goes; rerun it when more land.
 """
 import json, platform, shutil, sys, time
@@ -62,10 +65,51 @@ def collect_onpolicy(runs: Path, out: Path):
     print(f"on-policy: {[f.stem for f in files]} -> {out}")
 
 
+REGIMES = {"one-pass": "one pass", "data-limited": "data-limited"}
+METRICS = {"student_ppl": "ppl", "kl": "kl", "top1": "top1"}
+
+
+def regime_row(seed: int, regime: str, final: pd.Series, checkpoint: str, test: pd.DataFrame) -> dict:
+    "One run's row: its last validation metrics and, where scored, its test metrics (matched by checkpoint path)."
+    row = {"seed": seed, "regime": regime, "run": final["run"], "alpha": final["alpha"], "temperature": final["temperature"],
+           "step": int(final["step"]), **{f"val_{short}": final[name] for name, short in METRICS.items()}}
+    scored = test[test.checkpoint.str.endswith(checkpoint)] if len(test) else test
+    for name, short in METRICS.items():
+        row[f"test_{short}"] = scored[name].iloc[0] if len(scored) else float("nan")
+    return row
+
+
+def collect_regime(runs: Path, out: Path):
+    "The T = 1 one-pass and data-limited runs of every seed: seed 0 from nbs/regimes/, the others from `runs`."
+    rows = []
+    curves = pd.read_csv(out / "curves.csv", keep_default_na=False)
+    test0 = pd.read_csv(out / "test.csv")
+    for regime in REGIMES.values():
+        runs0 = curves[(curves.regime == regime) & (curves.temperature == 1.0)]
+        for run, curve in runs0.groupby("run", sort=False):
+            final = curve.loc[curve.step.idxmax()]
+            rows.append(regime_row(0, regime, final, final["checkpoint"], test0))
+    for seed, d in seed_dirs(runs / "regime").items():
+        test = pd.read_csv(d / "test" / "eval.csv") if (d / "test" / "eval.csv").exists() else pd.DataFrame()
+        for folder, regime in REGIMES.items():
+            for sweep_csv in sorted((d / folder).glob("alpha*/sweep.csv")):
+                sweep = pd.read_csv(sweep_csv, keep_default_na=False)
+                final = sweep.loc[sweep.step.idxmax()]
+                checkpoint = str(Path(final["checkpoint"]).relative_to(d.resolve()) if Path(final["checkpoint"]).is_absolute()
+                                 else final["checkpoint"])
+                rows.append(regime_row(seed, regime, final, checkpoint, test))
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "seeds.csv", index=False)
+    metrics = [c for c in table.columns if c.startswith(("val_", "test_"))]
+    spread(table, ["regime", "run"], metrics).to_csv(out / "seeds_summary.csv", index=False)
+    print(f"regime: {len(table)} runs, seeds {sorted(map(int, table.seed.unique()))} -> {out}")
+
+
 def main():
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/seeds")
     collect_demo(runs, NBS / "demo")
     collect_onpolicy(runs, NBS / "on_policy")
+    collect_regime(runs, NBS / "regimes")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
     provenance = {"produced by": "bash scripts/seeds_study.sh demo|onpolicy|regime; python scripts/collect_seeds.py",
                   "teacher": "SmolLM2-135M-Instruct (the bundled Q4_1 GGUF, dequantized), bfloat16 where the CPU has native bf16",
