@@ -7,8 +7,8 @@ __all__ = ['FAMILIES', 'LAYERS', 'STRATEGIES', 'model_family', 'blocks', 'check_
            'size_line', 'block_influence', 'skipping', 'skip_scores', 'layer_importance', 'rank_layers',
            'choose_layers', 'mlp_width', 'mlp_importance', 'prune_mlp', 'head_groups', 'head_importance', 'prune_heads']
 
-# %% ../nbs/12_prune.ipynb #0acf480c
-import copy, re
+# %% ../nbs/12_prune.ipynb #6703e5e8
+import copy, operator, re
 from contextlib import contextmanager
 import pandas as pd
 import torch
@@ -35,7 +35,7 @@ def blocks(model:nn.Module # a Llama-family or GPT-2 causal LM
     "The transformer blocks of `model`, in order."
     return model.transformer.h if model_family(model) == "gpt2" else model.model.layers
 
-# %% ../nbs/12_prune.ipynb #105e4bce
+# %% ../nbs/12_prune.ipynb #b04358e0
 LAYERS = {"gpt2": ("transformer.h.", "n_layer"), "llama": ("model.layers.", "num_hidden_layers")}
 
 def _rebuild(model, config, state_dict, dtype=None):
@@ -54,7 +54,7 @@ def check_keep(keep, # the indices of the blocks to keep
                n_layers:int # how many blocks the teacher has
               )->list[int]:
     "`keep` sorted, or a `ValueError` saying what is wrong with it."
-    keep = [int(i) for i in keep]
+    keep = [operator.index(i) for i in keep]                # ints (or integer tensors); 1.5 is an error, not block 1
     if not keep: raise ValueError("keep is empty: a model needs at least one block; keep e.g. [0].")
     if len(keep) > n_layers: raise ValueError(f"keep lists {len(keep)} blocks but the teacher has only {n_layers}; keep at most {n_layers}.")
     bad = [i for i in keep if not 0 <= i < n_layers]
@@ -85,7 +85,7 @@ def prune_layers(model:PreTrainedModel, # the teacher: a Llama-family or GPT-2 c
         elif int(m[1]) in new_index: state[f"{prefix}{new_index[int(m[1])]}.{m[2]}"] = weight
     return _rebuild(model, config, state, dtype)
 
-# %% ../nbs/12_prune.ipynb #1dbe9d33
+# %% ../nbs/12_prune.ipynb #19b9c3fb
 def parameter_share(student:nn.Module, # the pruned (or any) student
                     teacher:nn.Module # the model it is measured against
                    )->tuple[int, float]:
@@ -100,7 +100,7 @@ def size_line(student:nn.Module, # the pruned (or any) student
     n, share = parameter_share(student, teacher)
     return f"{n:,} parameters, {share:.1%} of the teacher's {count_parameters(teacher)[0]:,}"
 
-# %% ../nbs/12_prune.ipynb #7d907cbd
+# %% ../nbs/12_prune.ipynb #34b49fa5
 def _batches(windows, batch_size):
     "(B, S) LongTensor batches from an (N, S) tensor or a sequence of (S,) windows (e.g. `TokenWindows`)."
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -147,7 +147,7 @@ def block_influence(model:PreTrainedModel, # a Llama-family or GPT-2 causal LM
     n_tokens = _calibrate(model, windows, batch_size, handles)
     return 1 - cos_sum / n_tokens
 
-# %% ../nbs/12_prune.ipynb #485650be
+# %% ../nbs/12_prune.ipynb #b66d0ef9
 @contextmanager
 def skipping(model:PreTrainedModel, # a Llama-family or GPT-2 causal LM
              layer:int # the block to skip
@@ -159,7 +159,7 @@ def skipping(model:PreTrainedModel, # a Llama-family or GPT-2 causal LM
     try: yield model
     finally: handle.remove()
 
-# %% ../nbs/12_prune.ipynb #4c34da67
+# %% ../nbs/12_prune.ipynb #74a2d9da
 @torch.no_grad()
 def skip_scores(model:PreTrainedModel, # a Llama-family or GPT-2 causal LM
                 windows, # calibration windows: an (N, S) LongTensor or a sequence of (S,) windows
@@ -191,7 +191,7 @@ def layer_importance(model:PreTrainedModel, # a Llama-family or GPT-2 causal LM
     scores.insert(0, "block_influence", block_influence(model, windows, batch_size).numpy())
     return scores
 
-# %% ../nbs/12_prune.ipynb #f0be1f9c
+# %% ../nbs/12_prune.ipynb #21f1ab80
 STRATEGIES = {"importance": "the n_keep blocks with the highest scores",
               "every_other": "n_keep blocks evenly spaced from the first to the last (every other one when n_keep = n/2)",
               "first": "the first n_keep blocks", "last": "the last n_keep blocks"}
@@ -218,7 +218,7 @@ def choose_layers(scores, # one importance score per block, or just the number o
     if n_keep == 1: return [0]
     return [round(i * (n - 1) / (n_keep - 1)) for i in range(n_keep)]
 
-# %% ../nbs/12_prune.ipynb #0ca932a8
+# %% ../nbs/12_prune.ipynb #9737be85
 def mlp_width(model:PreTrainedModel # a Llama-family or GPT-2 causal LM
              )->int:
     "The number of hidden neurons in each MLP block (`intermediate_size`; GPT-2: `n_inner`, 4 × `n_embd` when unset)."
@@ -245,7 +245,7 @@ def mlp_importance(model:PreTrainedModel, # a Llama-family or GPT-2 causal LM
     n_tokens = _calibrate(model, windows, batch_size, handles)
     return sums / n_tokens
 
-# %% ../nbs/12_prune.ipynb #ba3e33ee
+# %% ../nbs/12_prune.ipynb #7004f599
 def _check_importance(importance, shape, what):
     if tuple(importance.shape) != tuple(shape):
         raise ValueError(f"importance has shape {tuple(importance.shape)} but this model needs {tuple(shape)} (blocks, {what}); "
@@ -279,7 +279,7 @@ def prune_mlp(model:PreTrainedModel, # the teacher: a Llama-family or GPT-2 caus
     else: config.intermediate_size = width
     return _rebuild(model, config, state, dtype)
 
-# %% ../nbs/12_prune.ipynb #7de92251
+# %% ../nbs/12_prune.ipynb #5dedb362
 def head_groups(model:PreTrainedModel # a Llama-family causal LM
                )->tuple[int, int, int]:
     "(query heads, key/value heads, head size) of a Llama-family `model`; a `ValueError` for GPT-2."
