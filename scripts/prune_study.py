@@ -211,7 +211,7 @@ def part_recovery(ctx, imp):
             for mode in ("kd", "hard"):
                 runs.append((n_keep, strategy, mode, a.lr, seed))
     for n_keep, strategy, mode, lr, seed in runs:
-        name = f"width {strategy} = depth {n_keep}" if strategy in ("width", "mlp") else f"depth {n_keep} {strategy}"
+        name = {"width": f"heads + mlp = depth {n_keep}", "mlp": f"mlp = depth {n_keep}"}.get(strategy, f"depth {n_keep} {strategy}")
         if (name, mode, str(lr), str(seed), str(a.steps)) in done: continue
         torch.manual_seed(seed)
         if strategy in ("width", "mlp"):
