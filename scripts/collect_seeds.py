@@ -61,7 +61,10 @@ def collect_onpolicy(runs: Path, out: Path):
     out.mkdir(parents=True, exist_ok=True)
     pd.concat([pd.read_csv(f) for f in files]).to_csv(out / "results.csv", index=False)
     for f in files:
-        if f.with_suffix(".json").exists(): shutil.copy(f.with_suffix(".json"), out / f.with_suffix(".json").name)
+        if not f.with_suffix(".json").exists(): continue
+        meta = json.loads(f.with_suffix(".json").read_text())
+        meta["data"] = "IMDB reviews from $DISTILL_EDU_IMDB"   # no machine path in the saved results
+        (out / f.with_suffix(".json").name).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
     print(f"on-policy: {[f.stem for f in files]} -> {out}")
 
 
