@@ -79,7 +79,8 @@ def kl_rows(logp, # (..., V) log-probabilities of p (the teacher, for the forwar
 def _kl_rows(logp, logq):
     "`kl_rows` clipped at 0: rounding can give -1e-17; the value is clipped, the gradient kept exact."
     kl = kl_rows(logp, logq)
-    return kl + (kl.clamp_min(0) - kl).detach()
+    # Only the negative rows are shifted: `kl + (0 - kl).detach()` at kl = +inf would be inf - inf = NaN.
+    return torch.where(kl < 0, kl - kl.detach(), kl)
 
 # %% ../nbs/03_losses.ipynb #0e829572
 def nll_rows(logq, # (..., V) log-probabilities
