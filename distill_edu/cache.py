@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 from .core import check_temperature
 from .losses import check_mask, masked_mean, kl_rows, hard_loss
+from .models import forward_windows
 from .resources import cache_dir
 from .targets import TeacherTargets, KDCriterion
 
@@ -305,7 +306,7 @@ class TeacherCache:
         dev = next(self.teacher.parameters()).device
         ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if self.autocast else torch.autocast(dev.type, enabled=False)
         with torch.inference_mode(), ctx:
-            return self.teacher(input_ids.to(dev)).logits.float().cpu()
+            return forward_windows(self.teacher, input_ids.to(dev)).logits.float().cpu()
 
     def _offsets(self, idx:np.ndarray)->Tensor:
         "The systematic-sampling offsets of windows `idx`, fixed by (seed, window) so a rebuild is identical."

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from .core import check_temperature
 from .losses import check_soft_loss, check_logits, check_mask, kld_loss, kl_rows, nll_rows
+from .models import forward_windows
 from .targets import TeacherTargets, KDCriterion, DistillCriterion
 from .cache import full_kl_rows, sparse_kl_rows, sparse_teacher_probs
 
@@ -271,7 +272,7 @@ def head_inputs(model:nn.Module, # a causal LM (possibly wrapped in DDP) with `g
     grab = {}
     def hook(mod, inp, out): grab["h"] = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
     handle = core.base_model.register_forward_hook(hook)
-    try: model(input_ids, logits_to_keep=torch.empty(0, dtype=torch.long, device=input_ids.device))
+    try: forward_windows(model, input_ids, logits_to_keep=torch.empty(0, dtype=torch.long, device=input_ids.device))
     finally: handle.remove()
     return grab["h"], head.weight, getattr(head, "bias", None)
 

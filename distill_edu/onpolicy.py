@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from .core import check_temperature
 from .losses import check_beta, check_fraction, hard_loss, soft_loss, nll_rows, kl_rows
-from .models import max_positions
+from .models import forward_windows, max_positions
 from .targets import TeacherTargets, LiveTeacher, DistillCriterion
 from .chunked import kd_criterion
 
@@ -160,9 +160,9 @@ class OnPolicyCriterion:
         ex = targets.extra if targets is not None else {}
         if "input_ids" not in ex:
             if getattr(self.inner, "fused", False): total, parts = self.inner.loss_from_model(model, input_ids, targets, mask)
-            else: total, parts = self.inner(model(input_ids).logits, input_ids, targets, mask)
+            else: total, parts = self.inner(forward_windows(model, input_ids).logits, input_ids, targets, mask)
             return total, {**parts, "data": "real"}
-        total, parts = self.generated_loss(model(ex["input_ids"]).logits, ex["input_ids"], targets.logits, ex["mask"])
+        total, parts = self.generated_loss(forward_windows(model, ex["input_ids"]).logits, ex["input_ids"], targets.logits, ex["mask"])
         return total, {**parts, "data": ex["data"]}
 
 # %% ../nbs/32_on_policy.ipynb #f3fd78b7
@@ -191,11 +191,11 @@ def continuation_scores(teacher:nn.Module, # the teacher
                        )->dict:
     "(B, L−P) per-token `teacher_nll` of the continuation and `kl` (teacher ‖ student, T = 1) at each continuation position."
     dev = lambda m: next(m.parameters()).device
-    logp = torch.log_softmax(teacher(ids.to(dev(teacher))).logits[:, prompt_len - 1:-1].float().cpu(), -1)
+    logp = torch.log_softmax(forward_windows(teacher, ids.to(dev(teacher))).logits[:, prompt_len - 1:-1].float().cpu(), -1)
     out = {"teacher_nll": nll_rows(logp, ids[:, prompt_len:].cpu())}
     if student is not None:
         was = student.training
-        logq = torch.log_softmax(student.eval()(ids.to(dev(student))).logits[:, prompt_len - 1:-1].float().cpu(), -1)
+        logq = torch.log_softmax(forward_windows(student.eval(), ids.to(dev(student))).logits[:, prompt_len - 1:-1].float().cpu(), -1)
         student.train(was)
         out["kl"] = kl_rows(logp, logq)
     return out

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from .losses import balanced_loss, check_alpha, check_soft_loss, hard_loss
 from .core import check_temperature
+from .models import forward_windows
 
 # %% auto #0
 __all__ = ['TeacherTargets', 'TeacherSource', 'Criterion', 'LiveTeacher', 'KDCriterion', 'DistillCriterion']
@@ -70,7 +71,7 @@ class LiveTeacher:
                 )->TeacherTargets:
         "The teacher's full logits for `input_ids`."
         with torch.inference_mode():
-            logits = self.teacher(input_ids.to(self.device)).logits
+            logits = forward_windows(self.teacher, input_ids.to(self.device)).logits
         return TeacherTargets(logits=logits.to(input_ids.device))
 
 # %% ../nbs/14_targets.ipynb #f5630361

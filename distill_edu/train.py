@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
-from .models import generate_response, pick_device
+from .models import forward_windows, generate_response, pick_device
 from .checkpoint import save_checkpoint, load_checkpoint
 
 # %% auto #0
@@ -84,7 +84,7 @@ def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields t
     input_ids = input_ids.to(device or next(model.parameters()).device)
     targets = source(input_ids, widx) if getattr(criterion, "needs_teacher", True) else None
     if getattr(criterion, "fused", False): loss, parts = criterion.loss_from_model(model, input_ids, targets, None)
-    else: loss, parts = criterion(model(input_ids).logits, input_ids, targets, None)
+    else: loss, parts = criterion(forward_windows(model, input_ids).logits, input_ids, targets, None)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     gn = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip else float("inf"))
