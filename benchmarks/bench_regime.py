@@ -22,7 +22,7 @@ from distill_edu.data import prepare_windows
 from distill_edu.targets import LiveTeacher
 from distill_edu.train import make_optimizer, train_step
 from distill_edu.cache import teacher_cache
-from distill_edu.chunked import kd_criterion
+from distill_edu.criteria import kd_criterion
 from distill_edu.resources import imdb_path
 from distill_edu.cli import _teacher_dtype
 

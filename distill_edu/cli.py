@@ -17,8 +17,9 @@ from .checkpoint import load_checkpoint
 from .targets import LiveTeacher
 from .train import distill, PROMPTS, init_distributed, sample_responses
 from .evaluate import evaluate, curves, plot_curves
-from .cache import teacher_cache, SparseKDCriterion
-from .chunked import kd_criterion
+from .cache import teacher_cache
+from .criteria import SparseKDCriterion
+from .criteria import kd_criterion
 from .sweep import sweep
 
 # %% auto #0
@@ -316,7 +317,6 @@ def _resume_into(path, student):
 
 # %% ../nbs/40_cli.ipynb #c32a0002
 from .losses import check_beta
-from .targets import DistillCriterion
 from .onpolicy import OnPolicySource, on_policy_criterion, check_lmbda
 
 # %% ../nbs/40_cli.ipynb #c32a0003
@@ -343,7 +343,7 @@ def add_on_policy_args(p:argparse.ArgumentParser # the train sub-command's parse
 def _train_parts(a, teacher, student, train_w, phases=None)->tuple:
     "(teacher source, criterion) of `train`: on-policy batches with --on-policy or --seq-kd, else the course's usual pair."
     if a.on_policy is None and not a.seq_kd:
-        crit = DistillCriterion(a.alpha, "jsd", a.temperature, a.beta) if a.soft_loss == "jsd" else kd_criterion(a.alpha, a.soft_loss, a.temperature)
+        crit = kd_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
         return _source(a, teacher, train_w, phases), crit
     if a.teacher_cache != "none":
         raise CLIError(f"--teacher-cache {a.teacher_cache} with --on-policy/--seq-kd: the teacher must score freshly generated text, "
