@@ -73,7 +73,7 @@ def make_loader(windows, # a Dataset of (S,) LongTensor windows, e.g. TokenWindo
 def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields them
                source, # the teacher source: `source(input_ids, window_index) -> TeacherTargets`
                model:nn.Module, # the student (may be wrapped in DDP), in train mode
-               criterion, # a `KDCriterion` (e.g. `kd_criterion(alpha, soft_loss, T)`): `needs_teacher`, `loss_from_model`
+               criterion, # a KDCriterion, e.g. kd_criterion(alpha, soft_loss, T): it has needs_teacher and loss_from_model
                optimizer:torch.optim.Optimizer,
                scheduler=None, # optional LR scheduler, stepped after the optimizer
                clip:float|None=1.0, # max gradient norm; None disables clipping
