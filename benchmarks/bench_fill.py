@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import distill_edu.cache as dc
-from distill_edu.cache import sparsify_logits, teacher_cache, _temperatures, _check_sizes
+from distill_edu.sparse import sparsify_logits, _temperatures, _check_sizes
+from distill_edu.cache import teacher_cache
 from distill_edu.data import TokenWindows
 from distill_edu.perf import machine, save_results
 

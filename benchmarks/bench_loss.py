@@ -33,7 +33,7 @@ def inputs(B, S, V, H, seed=0):
 def make_variant(name, t, s, h, W, T):
     "(prepare, step) for one variant: `prepare()` makes fresh leaf inputs, `step(inputs)` runs loss + backward."
     from distill_edu.losses import kld_loss
-    from distill_edu.chunked import chunked_kld_loss, fused_kld_loss
+    from distill_edu.criteria import chunked_kld_loss, fused_kld_loss
     import torch.nn.functional as F
     def prepare():
         if "head" in name: return h.clone().requires_grad_(), W.clone().requires_grad_()

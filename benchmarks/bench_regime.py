@@ -22,9 +22,9 @@ from distill_edu.data import prepare_windows
 from distill_edu.targets import LiveTeacher
 from distill_edu.train import make_optimizer, train_step
 from distill_edu.cache import teacher_cache
-from distill_edu.chunked import kd_criterion
+from distill_edu.criteria import kd_criterion
 from distill_edu.resources import imdb_path
-from distill_edu.cli import _teacher_dtype
+from distill_edu.cli import teacher_dtype
 
 RESULTS = Path(__file__).resolve().parent/"results"
 
@@ -46,7 +46,7 @@ def main():
         teacher_name = "tiny random GPT-2 (smoke test)"
     else:
         tok = load_tokenizer(SMOLLM2)
-        dtype = _teacher_dtype(argparse.Namespace(teacher_dtype="auto"), torch.device("cpu"))   # as --teacher-dtype auto
+        dtype = teacher_dtype("auto", torch.device("cpu"))   # as --teacher-dtype auto
         teacher = load_teacher(SMOLLM2, device="cpu", dtype=dtype)
         train, _ = prepare_windows(tok, imdb_path(), 1000, S, S, seed=0, progress=False)
         windows = torch.stack([train[i] for i in range(n_batches * B)]); size = dict(n_embd=256, n_layer=4, n_head=4); vocab = tok

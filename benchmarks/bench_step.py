@@ -14,7 +14,7 @@ the ratios to the reference and to the CE-only step, and the peak resident memor
 `--old DIR` adds, for every distill_edu variant, the same step computed by an older version of the package
 (`DIR/distill_edu_old`, e.g. `git archive <commit> distill_edu | tar -x -C DIR && mv DIR/distill_edu
 DIR/distill_edu_old`), interleaved with the current one, and a column `x old` (current tokens/s over the old).
-The old package's step is its `train_epoch` body, written out below as `old_step`.
+The old package's step is its own `train_step`, so everything the step does is compared, not only the criterion.
 """
 import argparse, importlib, shutil, statistics, sys, tempfile, time
 from pathlib import Path
@@ -24,10 +24,12 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from distill_edu.perf import PeakMemory, release_freed_memory, machine, save_results
 from distill_edu.models import make_student
-from distill_edu.targets import LiveTeacher, DistillCriterion
+from distill_edu.targets import LiveTeacher
+from distill_edu.criteria import DistillCriterion
 from distill_edu.train import make_optimizer, train_step
-from distill_edu.cache import teacher_cache, SparseKDCriterion
-from distill_edu.chunked import ChunkedKDCriterion
+from distill_edu.cache import teacher_cache
+from distill_edu.criteria import SparseKDCriterion
+from distill_edu.criteria import ChunkedKDCriterion
 
 RESULTS = Path(__file__).resolve().parent/"results"   # where the table is saved (read by the performance lesson)
 
@@ -41,22 +43,23 @@ def reference_step(teacher, student, opt, x, alpha, T):
     opt.zero_grad(); loss.backward(); opt.step()
     return loss.item()
 
-def old_step(source, student, crit, opt, x, widx, fused=False):
-    "The step of the package before `train_step` existed (its train_epoch body), for `--old`."
-    targets = source(x, widx) if crit.needs_teacher else None
-    if fused: loss, _ = crit.loss_from_model(student, x, targets, None)
-    else: loss, _ = crit(student(x).logits, x, targets, None)
-    opt.zero_grad(set_to_none=True); loss.backward()
-    torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0); opt.step()
-    return loss.item()
-
 def old_criteria(folder, alpha, T):
     "The old package's criteria, by the names of the current ones (`folder/distill_edu_old`)."
     sys.path.insert(0, str(folder))
     old = lambda m: importlib.import_module(f"distill_edu_old.{m}")
-    return {"DistillCriterion": lambda *a, **k: old("train").DistillCriterion(*a, **k),
-            "SparseKDCriterion": lambda *a, **k: old("cache").SparseKDCriterion(*a, **k),
-            "ChunkedKDCriterion": lambda *a, **k: old("chunked").ChunkedKDCriterion(*a, **k)}
+    def find(name):
+        "The class called `name` in whichever module of the old package holds it."
+        for module in ("criteria", "chunked", "cache", "targets", "train"):
+            try: found = getattr(old(module), name, None)
+            except ImportError: continue
+            if found is not None: return found
+        raise ImportError(f"no {name} in {folder}/distill_edu_old")
+    return {name: find(name) for name in ("DistillCriterion", "SparseKDCriterion", "ChunkedKDCriterion")}
+
+def old_train_step(folder):
+    "The old package's `train_step` (`folder/distill_edu_old`)."
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("distill_edu_old.train").train_step
 
 def _fused(crit):
     "The chunked criterion set to fuse the LM head (`train_step` then calls `loss_from_model`)."
@@ -97,20 +100,22 @@ def main():
     variants = {
         "reference: live fp32 teacher + F.kl_div(batchmean)": ("ref", None, None, False),
         "distill_edu: live teacher + DistillCriterion": ("d", live, DistillCriterion(alpha, "kld", T), False),
-        "distill_edu: exact cache (fp16) + ChunkedKDCriterion": ("d", exact, ChunkedKDCriterion(alpha, T), False),
-        "distill_edu: sparse cache + SparseKDCriterion": ("d", sparse, SparseKDCriterion(alpha, T), False),
-        "distill_edu: sparse cache + ChunkedKDCriterion": ("d", sparse, ChunkedKDCriterion(alpha, T), False),
-        "distill_edu: sparse cache + ChunkedKDCriterion, T=1": ("d", sparse, ChunkedKDCriterion(alpha, 1.0), False),
-        "distill_edu: sparse cache + fused head (chunk 512)": ("d", sparse, ChunkedKDCriterion(alpha, T, chunk=512), True),
+        "distill_edu: exact cache (fp16) + ChunkedKDCriterion": ("d", exact, ChunkedKDCriterion(alpha, "kld", T), False),
+        "distill_edu: sparse cache + SparseKDCriterion": ("d", sparse, SparseKDCriterion(alpha, "kld", T), False),
+        "distill_edu: sparse cache + ChunkedKDCriterion": ("d", sparse, ChunkedKDCriterion(alpha, "kld", T), False),
+        "distill_edu: sparse cache + ChunkedKDCriterion, T=1": ("d", sparse, ChunkedKDCriterion(alpha, "kld", 1.0), False),
+        "distill_edu: sparse cache + fused head (chunk 512)": ("d", sparse, ChunkedKDCriterion(alpha, "kld", T, chunk=512), True),
         "CE only: student alone (hard_loss)": ("d", None, DistillCriterion(1.0), False),
     }
     if a.old:
-        mk = old_criteria(a.old, alpha, T)
+        mk, old_step = old_criteria(a.old, alpha, T), old_train_step(a.old)
         for name, (kind, source, crit, fused) in list(variants.items()):
             if kind != "d": continue
             c = type(crit).__name__
-            args = {"DistillCriterion": (crit.alpha, crit.soft_loss, crit.temperature), "SparseKDCriterion": (crit.alpha, crit.temperature)}.get(c)
-            old_crit = mk[c](*args) if args else mk[c](crit.alpha, crit.temperature, chunk=crit.chunk)
+            # keywords: the old package's criteria took (alpha, temperature, ...) where the current ones take (alpha, soft_loss, temperature)
+            settings = dict(alpha=crit.alpha, soft_loss=crit.soft_loss, temperature=crit.temperature)
+            if c == "ChunkedKDCriterion": settings["chunk"] = crit.chunk
+            old_crit = mk[c](**settings)
             variants["old " + name] = ("old", source, old_crit, fused)
     state = {name: student() for name in variants}
     times = {name: [] for name in variants}; peaks = {name: [] for name in variants}
@@ -119,7 +124,7 @@ def main():
         stu, opt = state[name]
         widx, x = batches[rep % a.batches]
         if kind == "ref": reference_step(teacher, stu, opt, x, alpha, T)
-        elif kind == "old": old_step(source, stu, crit, opt, x, widx, fused)
+        elif kind == "old": old_step((widx, x), source, stu, crit if not fused else _fused(crit), opt, clip=1.0)
         else: train_step((widx, x), source, stu, crit if not fused else _fused(crit), opt, clip=1.0)
     def order(rep):
         "Every variant once; with --old each old step runs right beside its current twin, first on every other round."

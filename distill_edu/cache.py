@@ -8,228 +8,16 @@ import hashlib, json, os, shutil
 from pathlib import Path
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
-from .core import check_temperature
-from .losses import check_mask, masked_mean, kl_rows, hard_loss
+from .core import DEFAULT_TEMPERATURE
+from .models import forward_windows
 from .resources import cache_dir
-from .targets import TeacherTargets, KDCriterion
+from .sparse import _check_sizes, _key, _temperatures, index_dtype, sparse_targets, sparsify_logits
+from .targets import TeacherTargets
 
 # %% auto #0
-__all__ = ['CACHE_FORMAT', 'index_dtype', 'sparse_bytes_per_token', 'sparsify_logits', 'sparse_targets', 'sparse_kl_rows',
-           'sparse_teacher_probs', 'sparse_kd_loss', 'full_kl_rows', 'SparseKDCriterion', 'window_hashes',
-           'teacher_fingerprint', 'TeacherCache', 'teacher_cache', 'sparse_error']
-
-# %% ../nbs/22_teacher_cache.ipynb #e0220769
-def index_dtype(vocab:int # the vocabulary size
-               )->np.dtype:
-    "uint16 when every token id fits in 16 bits, else int32."
-    return np.dtype(np.uint16) if vocab <= 2**16 else np.dtype(np.int32)
-
-def _check_sizes(k, samples, vocab=None):
-    if not isinstance(k, int) or k < 0: raise ValueError(f"k (the number of top tokens kept) must be an int >= 0, got {k!r}")
-    if not isinstance(samples, int) or samples < 0: raise ValueError(f"samples (tail tokens sampled) must be an int >= 0, got {samples!r}")
-    if k + samples == 0: raise ValueError("k and samples are both 0: keep some tokens (e.g. k=16, samples=92)")
-    if vocab is not None and k > vocab: raise ValueError(f"k={k} exceeds the vocabulary size {vocab}")
-
-def _temperatures(temperatures)->tuple:
-    ts = (temperatures,) if isinstance(temperatures, (int, float)) else tuple(temperatures)
-    if not ts: raise ValueError("temperatures is empty: cache at least one, e.g. temperatures=(2.0,)")
-    ts = tuple(check_temperature(t) for t in ts)
-    if len(set(ts)) != len(ts): raise ValueError(f"temperatures has duplicates: {ts}")
-    return ts
-
-def sparse_bytes_per_token(k:int=16, # top tokens kept per position
-                           samples:int=92, # tail tokens sampled per position and temperature
-                           n_temperatures:int=1, # temperatures cached
-                           vocab:int=49152 # vocabulary size (decides the index width)
-                          )->int:
-    "Bytes per token of the sparse cache: fp16 head values + indices, and per temperature the tail indices and two fp32 numbers."
-    ib = index_dtype(vocab).itemsize
-    return k * (2 + ib) + n_temperatures * (samples * ib + 8)
-
-# %% ../nbs/22_teacher_cache.ipynb #4f9836c5
-def _tail_samples(w:Tensor, # (N, V) non-negative tail weights per row; overwritten by their running sums
-                  offsets:Tensor, # (N,) uniform numbers in [0, 1), one per row
-                  m:int # samples per row
-                 )->Tensor:
-    "`m` systematic samples per row from the (renormalised) weights `w`, using `w`'s memory for the CDF."
-    V = w.shape[-1]
-    cdf = torch.cumsum(w, -1, out=w)                 # in place: no V-sized temporary
-    total = cdf[:, -1:]
-    u = (torch.arange(m, device=w.device, dtype=w.dtype) + offsets[:, None].to(w.dtype)) / m
-    idx = torch.searchsorted(cdf, u * total, right=True)   # compare with u·total instead of dividing the CDF
-    empty = (total[:, 0] <= 0).nonzero()[:, 0]
-    if len(empty):                                   # no tail mass: a uniform CDF, as if every weight were equal
-        grid = torch.linspace(0, 1, V + 1, device=w.device, dtype=w.dtype)[1:].expand(len(empty), V).contiguous()
-        idx[empty] = torch.searchsorted(grid, u[empty].contiguous(), right=True)
-    return idx.clamp_max_(V - 1)
-
-def _systematic(tail:Tensor, # (N, V) non-negative tail weights per row
-                offsets:Tensor, # (N,) uniform numbers in [0, 1), one per row
-                m:int # samples per row
-               )->Tensor:
-    "`m` systematic samples per row from the (renormalised) weights: the tokens at evenly spaced points of the CDF."
-    return _tail_samples(tail.float().clone(), offsets, m)
-
-def _sparsify_rows(z:Tensor, # (R, V) float32 logits of a few rows
-                   k:int, samples:int, ts:tuple, # the sparse settings
-                   offsets:Tensor, # (R,) systematic-sampling offsets
-                   out:dict, # the full outputs; row slices of them are written
-                   d:Tensor, e:Tensor, w:Tensor # (R, V) work buffers, reused across chunks (no fresh pages per chunk)
-                  ):
-    "Fill the sparse targets of rows `z` into `out`, with no V-sized allocation and no per-position Python."
-    torch.sub(z, z.amax(-1, keepdim=True), out=d)   # log-weights relative to the row maximum: ≤ 0
-    d.clamp_min_(torch.finfo(d.dtype).min)           # -inf logits → a huge negative: exp gives 0 and 0·d stays 0
-    head_i = z.topk(k, -1).indices if k else torch.zeros(len(z), 0, dtype=torch.long, device=z.device)
-    log_s1 = torch.exp(d, out=e).sum(-1).log()       # log Σ exp(z - max): log p1 = d - log_s1 (as log_softmax does)
-    out["head_idx"].copy_(head_i)
-    out["head_p"].copy_((d.gather(-1, head_i) - log_s1[:, None]).exp())
-    for T in sorted(ts, key=lambda T: T != 1):       # T = 1 first: it reuses e = exp(d)
-        if T != 1: torch.mul(d, 1 / T, out=e).exp_()  # e = exp(d / T): the unnormalised p_T
-        log_s = e.sum(-1).log()
-        # Σ p log p = Σ (e/s)(d/T - log s) = (Σ e·d) / (T s) - log s
-        out[T]["negentropy"].copy_(torch.mul(e, d, out=w).sum(-1) / (T * log_s.exp()) - log_s)
-        out[T]["log_c"].copy_(log_s - log_s1 / T if T != 1 else torch.zeros_like(log_s))
-        if samples:
-            e.scatter_(-1, head_i, 0.)               # the tail: the head's weights removed
-            out[T]["tail_idx"].copy_(_tail_samples(e, offsets, samples))
-
-def sparsify_logits(logits:Tensor, # (..., V) full teacher logits
-                    k:int=16, # top tokens kept exactly
-                    samples:int=92, # tail tokens sampled per temperature (0: a "rest" bucket instead)
-                    temperatures=(2.0,), # the temperatures the loss will use
-                    offsets:Tensor|None=None, # (...) uniform numbers in [0, 1) for the systematic samples; random when None
-                    chunk:int|None=None # rows per pass; default: about 4 MB of fp32 logits on a CPU (stays in cache), all rows elsewhere
-                   )->dict:
-    "The sparse teacher targets of `logits`: top-k head at T = 1 and, per temperature, tail samples, $c_T$ and the entropy term."
-    ts = _temperatures(temperatures)
-    V = logits.shape[-1]
-    _check_sizes(k, samples, V)
-    lead, dev = logits.shape[:-1], logits.device
-    z = logits.detach().reshape(-1, V)
-    N = z.shape[0]
-    if offsets is None: offsets = torch.rand(N)
-    offsets = offsets.reshape(-1).to(dev)
-    out = {"head_p": torch.empty(N, k, dtype=torch.half, device=dev), "head_idx": torch.empty(N, k, dtype=torch.long, device=dev)}
-    for T in ts: out[T] = {"log_c": torch.empty(N, device=dev), "negentropy": torch.empty(N, device=dev),
-                           "tail_idx": torch.zeros(N, samples, dtype=torch.long, device=dev)}
-    chunk = min(N, chunk or (max(1, 2**20 // V) if dev.type == "cpu" else N))
-    bufs = torch.empty(3, chunk, V, device=dev)
-    threads = torch.get_num_threads()
-    # small chunks on one thread: with several, every op ends in a thread barrier, ruinous when the cores are busy
-    if dev.type == "cpu": torch.set_num_threads(1)
-    try:
-        for a in range(0, N, chunk):
-            b = min(N, a + chunk)
-            _sparsify_rows(z[a:b].float(), k, samples, ts, offsets[a:b], {
-                "head_p": out["head_p"][a:b], "head_idx": out["head_idx"][a:b],
-                **{T: {n: x[a:b] for n, x in out[T].items()} for T in ts}}, *bufs[:, :b - a])
-    finally: torch.set_num_threads(threads)
-    return {"head_p": out["head_p"].reshape(*lead, k), "head_idx": out["head_idx"].reshape(*lead, k),
-            **{T: {"log_c": o["log_c"].reshape(lead), "negentropy": o["negentropy"].reshape(lead),
-                   "tail_idx": o["tail_idx"].reshape(*lead, samples)} for T, o in ((T, out[T]) for T in ts)}}
-
-# %% ../nbs/22_teacher_cache.ipynb #ec53e81a
-def _key(name, T): return f"{name}@{T:g}"
-
-def sparse_targets(sp:dict # the output of sparsify_logits (or a batch read from the cache)
-                  )->TeacherTargets:
-    "Wrap sparse teacher targets in the trainer's `TeacherTargets` (head in `topk_*`, per-temperature pieces in `extra`)."
-    v = sp["head_p"].float().log()   # fp16 probabilities: 0.05 % relative precision (fp16 log-probs: up to 0.4 %)
-    extra = {"temperatures": tuple(T for T in sp if not isinstance(T, str))}
-    for T in extra["temperatures"]:
-        for name, x in sp[T].items(): extra[_key(name, T)] = x
-    return TeacherTargets(topk_logits=v, topk_indices=sp["head_idx"], logsumexp=torch.zeros(v.shape[:-1]), extra=extra)
-
-# %% ../nbs/22_teacher_cache.ipynb #d2beb70c
-def _head(targets:TeacherTargets, T:float, dev):
-    "(head ids, log p_T and p_T on the head, tail mass p_r, tail sample ids) of sparse targets at temperature T."
-    cached = targets.extra.get("temperatures", ())
-    if T not in cached:
-        raise ValueError(f"these sparse targets were cached for temperatures {cached}, not {T}; rebuild the cache with "
-                         f"temperatures=(..., {T}) or use temperature={cached[0] if cached else '?'}")
-    g = lambda name: targets.extra[_key(name, T)].to(dev)
-    head_i = targets.topk_indices.to(dev).long()
-    lp = targets.topk_logits.to(dev).float() / T - g("log_c")[..., None].float()  # log p_T on the head
-    p = lp.exp()
-    return head_i, lp, p, (1 - p.sum(-1)).clamp_min(0), g("tail_idx").long(), g("negentropy").float()
-
-def sparse_kl_rows(student_logq:Tensor, # (B, S, V) student log-probabilities at temperature T (`log_softmax(z/T)`)
-                   targets:TeacherTargets, # sparse targets (sparse_targets, or the cache)
-                   temperature:float=2.0 # must be one of the cached temperatures
-                  )->Tensor:
-    "The sparse estimate of KL(teacher ‖ student) at temperature T for each position, shape (B, S), without the T² factor."
-    T = check_temperature(temperature)
-    head_i, lp, p, p_r, tail_i, negent = _head(targets, T, student_logq.device)
-    lq = student_logq.gather(-1, head_i)
-    cross = -torch.where(p > 0, p * lq, 0.).sum(-1)                             # -Σ_head p log q
-    if tail_i.shape[-1]:
-        return negent + cross - p_r * student_logq.gather(-1, tail_i).mean(-1)
-    q_r = (1 - lq.exp().sum(-1)).clamp_min(1e-30)                                # classic top-k: one "rest" bucket each
-    head_ent = torch.where(p > 0, p * lp, 0.).sum(-1)
-    return head_ent + cross + torch.where(p_r > 0, p_r * (p_r.clamp_min(1e-30).log() - q_r.log()), 0.)
-
-def sparse_teacher_probs(student_logq:Tensor, # (..., V) student log-probabilities at temperature T
-                         targets:TeacherTargets, # sparse targets
-                         temperature:float=2.0 # one of the cached temperatures
-                        )->Tensor:
-    "The dense target $\\hat p$ whose $T(q - \\hat p)$ is the gradient of $T^2$·`sparse_kl_rows` with respect to the student logits."
-    T = check_temperature(temperature)
-    head_i, lp, p, p_r, tail_i, _ = _head(targets, T, student_logq.device)
-    if tail_i.shape[-1]:
-        out = torch.zeros_like(student_logq)
-        out.scatter_add_(-1, tail_i, (p_r / tail_i.shape[-1])[..., None].expand(tail_i.shape).contiguous())
-    else:  # the rest bucket keeps the student's own tail shape: p_r q_j / q_r
-        q = student_logq.exp()
-        q_r = (1 - q.gather(-1, head_i).sum(-1)).clamp_min(1e-30)
-        out = q * (p_r / q_r)[..., None]
-    return out.scatter_(-1, head_i, p)
-
-def sparse_kd_loss(student_logq:Tensor, # (B, S, V) student log-probabilities at temperature T (`log_softmax(z/T)`)
-                   targets:TeacherTargets, # sparse targets (sparse_targets, or the cache)
-                   temperature:float=2.0, # must be one of the cached temperatures
-                   mask=None # optional (B, S) bool mask of the positions that count
-                  )->Tensor:
-    "$T^2$ times the sparse (top-k + sampled tail, or top-k + rest bucket) estimate of KL(teacher ‖ student), per token."
-    T = check_temperature(temperature)
-    mask = check_mask(mask, student_logq.shape[:-1], student_logq.device)
-    return T * T * masked_mean(sparse_kl_rows(student_logq, targets, T), mask)
-
-# %% ../nbs/22_teacher_cache.ipynb #b64484a0
-def full_kl_rows(student_logq:Tensor, # (..., V) student log-probabilities at temperature T
-                 teacher_logits:Tensor, # (..., V) full teacher logits
-                 temperature:float # the temperature T
-                )->Tensor:
-    "KL(softmax(z_t/T) ‖ q) for each position (no T² factor); teacher entries with zero probability contribute 0."
-    return kl_rows(torch.log_softmax(teacher_logits.to(student_logq.device).float() / temperature, -1), student_logq)
-
-class SparseKDCriterion(KDCriterion):
-    "α·hard + (1−α)·T²·KL on sparse (top-k + tail) or full teacher targets, sharing the student's log-softmax."
-    kld_only = True
-    def __init__(self, alpha:float=0.5, # weight of the hard loss, in [0, 1]
-                 temperature:float=2.0, # softmax temperature of the soft loss (must be cached)
-                 soft_loss:str="kld" # only "kld" has a sparse form
-                ):
-        super().__init__(alpha, soft_loss, temperature)
-
-    def __call__(self, student_logits:Tensor, # (B, S, V) student logits
-                 labels:Tensor, # (B, S) token ids (the input ids)
-                 targets:TeacherTargets|None, # sparse or full teacher targets
-                 mask=None # optional (B, S) bool mask of the positions that count
-                ):
-        mask = check_mask(mask, student_logits.shape[:-1], student_logits.device)
-        s = student_logits.float()
-        logq1 = torch.log_softmax(s, -1)
-        hard = hard_loss(s, labels, mask, logq=logq1)
-        if not self.needs_teacher: return self.mix(hard, None)
-        self.check_targets(targets)
-        T = self.temperature
-        logqT = logq1 if T == 1 else torch.log_softmax(s / T, -1)
-        if targets.logits is not None: soft = T * T * masked_mean(full_kl_rows(logqT, targets.logits, T), mask)
-        else: soft = sparse_kd_loss(logqT, targets, T, mask)
-        return self.mix(hard, soft)
+__all__ = ['CACHE_FORMAT', 'window_hashes', 'teacher_fingerprint', 'TeacherCache', 'teacher_cache']
 
 # %% ../nbs/22_teacher_cache.ipynb #66d28cd3
 CACHE_FORMAT = 1
@@ -305,7 +93,7 @@ class TeacherCache:
         dev = next(self.teacher.parameters()).device
         ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if self.autocast else torch.autocast(dev.type, enabled=False)
         with torch.inference_mode(), ctx:
-            return self.teacher(input_ids.to(dev)).logits.float().cpu()
+            return forward_windows(self.teacher, input_ids.to(dev)).logits.float().cpu()
 
     def _offsets(self, idx:np.ndarray)->Tensor:
         "The systematic-sampling offsets of windows `idx`, fixed by (seed, window) so a rebuild is identical."
@@ -412,7 +200,7 @@ def teacher_cache(teacher:nn.Module, # the teacher (frozen, eval mode)
                   mode:str="sparse", # "sparse" (top-k + sampled tail, ~256 B/token) or "exact" (full logits)
                   k:int=16, # sparse: top tokens kept exactly
                   samples:int=92, # sparse: tail tokens sampled per temperature (0: a rest bucket)
-                  temperatures=(2.0,), # sparse: the temperatures the loss may use
+                  temperatures=(DEFAULT_TEMPERATURE,), # sparse: the temperatures the loss may use
                   dtype:str="float16", # exact: "float16" or "bfloat16"
                   seed:int=0, # sparse: seeds the tail samples
                   verify:bool=True, # check every batch's tokens against the cached hashes
@@ -453,25 +241,3 @@ def teacher_cache(teacher:nn.Module, # the teacher (frozen, eval mode)
     meta["arrays"] = list(shapes)
     tmp = path/"meta.json.tmp"; tmp.write_text(json.dumps(meta, indent=1)); os.replace(tmp, mf)  # written last: a complete layout
     return TeacherCache(path, teacher, verify, autocast)
-
-# %% ../nbs/22_teacher_cache.ipynb #f6626a4f
-def sparse_error(teacher_logits:Tensor, # (B, S, V) full teacher logits
-                 student_logits:Tensor, # (B, S, V) student logits
-                 k:int=16, samples:int=92, # the sparse settings
-                 temperature:float=2.0, # the loss temperature
-                 seed:int=0 # seeds the systematic samples
-                )->dict:
-    "Relative error of the sparse KL against the exact one (mean and per token) and the cosine of their gradients."
-    T = check_temperature(temperature)
-    sp = sparse_targets(sparsify_logits(teacher_logits, k, samples, (T,), torch.rand(teacher_logits.shape[:-1], generator=torch.Generator().manual_seed(seed))))
-    def run(f):
-        s = student_logits.detach().float().clone().requires_grad_()
-        per = f(torch.log_softmax(s / T, -1)); per.sum().backward()
-        return per.detach(), s.grad
-    ex, gex = run(lambda lq: T * T * full_kl_rows(lq, teacher_logits, T))
-    ap, gap = run(lambda lq: T * T * sparse_kl_rows(lq, sp, T))
-    return {"k": k, "samples": samples, "T": T, "bytes/token": sparse_bytes_per_token(k, samples, 1, teacher_logits.shape[-1]),
-            "KL exact": ex.mean().item(), "KL sparse": ap.mean().item(),
-            "rel. error of mean %": 100 * (ap.mean() - ex.mean()).item() / ex.mean().item(),
-            "median per-token rel. error %": 100 * ((ap - ex).abs() / ex.abs()).median().item(),
-            "grad cosine": F.cosine_similarity(gap.flatten(), gex.flatten(), 0).item()}

@@ -8,7 +8,7 @@ import argparse, contextlib, json, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
-from .core import check_temperature
+from .core import DEFAULT_TEMPERATURE, check_temperature
 from .losses import SOFT_LOSSES, check_alpha, check_soft_loss
 from .data import prepare_windows
 from .models import (load_teacher, load_tokenizer, make_student, check_vocab_alignment, count_parameters,
@@ -17,22 +17,23 @@ from .checkpoint import load_checkpoint
 from .targets import LiveTeacher
 from .train import distill, PROMPTS, init_distributed, sample_responses
 from .evaluate import evaluate, curves, plot_curves
-from .cache import teacher_cache, SparseKDCriterion
-from .chunked import kd_criterion
+from .cache import teacher_cache
+from .criteria import SparseKDCriterion
+from .criteria import kd_criterion
 from .sweep import sweep
 
 # %% auto #0
 __all__ = ['RUN_MODES', 'COMPARED', 'COMMANDS', 'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'OneLineParser',
            'build_parser', 'teacher_positions', 'check_context', 'progress_bars', 'check_args', 'Phases', 'comparison',
-           'MemoSource', 'plot_comparison', 'add_on_policy_args', 'cmd_train', 'cmd_sweep', 'cmd_evaluate',
-           'cmd_generate', 'main']
+           'MemoSource', 'plot_comparison', 'teacher_dtype', 'add_on_policy_args', 'cmd_train', 'cmd_sweep',
+           'cmd_evaluate', 'cmd_generate', 'main']
 
 # %% ../nbs/40_cli.ipynb #eee5a934
 # alpha = 0.5, T = 1: the lowest validation perplexity of the one-pass alpha x T grid in "When does distillation pay?"
-_DEFAULTS = dict(alpha=0.5, temperature=1.0, eval_every=None, teacher_dtype="float32", hard_baseline=False)
+_DEFAULTS = dict(alpha=0.5, temperature=DEFAULT_TEMPERATURE, eval_every=None, teacher_dtype="float32", hard_baseline=False)
 RUN_MODES = {
     "demo":  dict(reviews=200, max_windows=160, batch_size=8, epochs=2, eval_windows=16, teacher_cache="sparse",
-                  alpha=0.0, temperature=1.0, eval_every=20, teacher_dtype="auto", hard_baseline=True),
+                  alpha=0.0, temperature=DEFAULT_TEMPERATURE, eval_every=20, teacher_dtype="auto", hard_baseline=True),
     "tiny":  dict(reviews="tiny", max_windows=None, batch_size=32, epochs=1, eval_windows=64, teacher_cache="none", **_DEFAULTS),
     "small": dict(reviews="small", max_windows=None, batch_size=32, epochs=1, eval_windows=128, teacher_cache="none", **_DEFAULTS),
     "full":  dict(reviews="full", max_windows=None, batch_size=32, epochs=1, eval_windows=512, teacher_cache="none", **_DEFAULTS),
@@ -41,6 +42,9 @@ RUN_MODES = {
 def resolve_mode(a:argparse.Namespace # parsed arguments; options left at None take the mode's value
                 )->argparse.Namespace:
     "Fill every option the user left out (None) with the value of the chosen mode."
+    # on-policy batches are freshly generated text, which no cache holds: the live teacher unless --teacher-cache says otherwise
+    on_policy = getattr(a, "on_policy", None) is not None or getattr(a, "seq_kd", False)
+    if on_policy and a.teacher_cache is None: a.teacher_cache = "none"
     for k, v in RUN_MODES[a.mode].items():
         if getattr(a, k, v) is None: setattr(a, k, v)
     return a
@@ -252,9 +256,11 @@ def plot_comparison(df:pd.DataFrame, # what curves({...}) returns for the runs, 
     return fig
 
 # %% ../nbs/40_cli.ipynb #7b0d8e26
-def _teacher_dtype(a, device)->torch.dtype:
+def teacher_dtype(choice:str|None, # "auto", "float32", "bfloat16" (None: float32), as --teacher-dtype
+                  device:torch.device # where the teacher runs
+                 )->torch.dtype:
     "The teacher's dtype: `--teacher-dtype`, where auto means bfloat16 on a CPU with native bf16 support, else float32."
-    choice = getattr(a, "teacher_dtype", None) or "float32"
+    choice = choice or "float32"
     if choice == "auto":
         native = device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
         choice = "bfloat16" if native else "float32"
@@ -265,7 +271,7 @@ def _load(a, device, phases=None):
     phases = phases or Phases()
     try:
         with phases("tokenizer load"): tok = load_tokenizer(a.teacher)
-        with phases("teacher load (+ conversion on first use)"): teacher = load_teacher(a.teacher, device=device, dtype=_teacher_dtype(a, device))
+        with phases("teacher load (+ conversion on first use)"): teacher = load_teacher(a.teacher, device=device, dtype=teacher_dtype(getattr(a, "teacher_dtype", None), device))
     except (ValueError, OSError, TypeError) as e: raise CLIError(f"--teacher {a.teacher}: {e}") from e
     return tok, teacher
 
@@ -316,25 +322,16 @@ def _resume_into(path, student):
 
 # %% ../nbs/40_cli.ipynb #c32a0002
 from .losses import check_beta
-from .targets import DistillCriterion
 from .onpolicy import OnPolicySource, on_policy_criterion, check_lmbda
 
 # %% ../nbs/40_cli.ipynb #c32a0003
-def _live(action):
-    "An argparse action class that also picks the live teacher unless --teacher-cache was given."
-    class Live(action):
-        def __call__(self, parser, ns, *args, **kw):
-            super().__call__(parser, ns, *args, **kw)
-            if getattr(ns, "teacher_cache", None) is None: ns.teacher_cache = "none"
-    return Live
-
 def add_on_policy_args(p:argparse.ArgumentParser # the train sub-command's parser
                       ):
     "The on-policy options of `train`: λ, seq-KD, prompt and continuation lengths, sampling temperature, and β of the JSD."
     g = p.add_argument_group("on-policy distillation")
-    g.add_argument("--on-policy", metavar="LAMBDA", type=arg_type(check_lmbda), default=None, action=_live(argparse._StoreAction),
+    g.add_argument("--on-policy", metavar="LAMBDA", type=arg_type(check_lmbda), default=None,
                    help="share of batches the student writes itself (0..1), scored by the teacher; GKD uses --alpha 0")
-    g.add_argument("--seq-kd", action=_live(argparse._StoreTrueAction), help="the other batches: the teacher's continuations, not the real text")
+    g.add_argument("--seq-kd", action="store_true", help="the other batches: the teacher's continuations, not the real text")
     g.add_argument("--prompt-tokens", type=arg_type(positive_int), default=32, help="prefix of each window that is continued")
     g.add_argument("--max-new-tokens", type=arg_type(positive_int), default=32, help="tokens generated after the prefix")
     g.add_argument("--sample-temperature", type=arg_type(check_temperature), default=1.0, help="sampling temperature")
@@ -343,7 +340,7 @@ def add_on_policy_args(p:argparse.ArgumentParser # the train sub-command's parse
 def _train_parts(a, teacher, student, train_w, phases=None)->tuple:
     "(teacher source, criterion) of `train`: on-policy batches with --on-policy or --seq-kd, else the course's usual pair."
     if a.on_policy is None and not a.seq_kd:
-        crit = DistillCriterion(a.alpha, "jsd", a.temperature, a.beta) if a.soft_loss == "jsd" else kd_criterion(a.alpha, a.soft_loss, a.temperature)
+        crit = kd_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
         return _source(a, teacher, train_w, phases), crit
     if a.teacher_cache != "none":
         raise CLIError(f"--teacher-cache {a.teacher_cache} with --on-policy/--seq-kd: the teacher must score freshly generated text, "

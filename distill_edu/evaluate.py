@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 from .losses import kld_loss
+from .models import forward_windows
 from .train import make_loader
 
 # %% auto #0
@@ -36,7 +37,7 @@ def evaluate(student:nn.Module, # the student (put in eval mode for the evaluati
     for widx, ids in tqdm(make_loader(windows, batch_size, shuffle=False, drop_last=False), desc="evaluate",
                           disable=not progress, leave=False):
         ids = ids.to(device)
-        s = student(ids).logits.float()
+        s = forward_windows(student, ids).logits.float()
         labels = ids[:, 1:]
         s_nll += F.cross_entropy(s[:, :-1].flatten(0, 1), labels.flatten(), reduction="sum").item()
         n_next += labels.numel()

@@ -28,7 +28,7 @@ def _optimal_logits(zt, y, a, T, soft_loss, max_steps=100):
     "The minimising logits for 0 ≤ α < 1 (damped Newton on `balanced_loss`, float64)."
     if a == 0: return zt.clone()                                # z = zᵗ: both soft losses are 0 there
     V = len(zt)
-    f = lambda z: balanced_loss(F.cross_entropy(z[None], torch.tensor([y])), zt[None], z[None], soft_loss, a, T)
+    f = lambda z: balanced_loss(F.cross_entropy(z[None], torch.tensor([y])), z[None], zt[None], soft_loss, a, T)
     shift = torch.full((V, V), 1 / V, dtype=torch.float64) if soft_loss == "kld" else 0  # kld ignores z + c: fix c
     shift = shift + 1e-12 * torch.eye(V, dtype=torch.float64)   # solvable where a tempered softmax underflows; g = 0 unmoved
     z = zt.clone()
@@ -87,7 +87,7 @@ def alpha_explorer(teacher_logits, # (vocab,) teacher logits for one position
 
     def draw(alpha, temperature, soft_loss):
         soft = soft_loss_fn(soft_loss, zs[None], zt[None], temperature)
-        total = balanced_loss(hard, zt[None], zs[None], soft_loss, alpha, temperature)
+        total = balanced_loss(hard, zs[None], zt[None], soft_loss, alpha, temperature)
         best = optimal_student(zt, int(label), alpha, temperature, soft_loss) if soft_loss in ("kld", "mse") else None
         vals = dict(alpha=alpha, temperature=temperature, soft_loss=soft_loss, tokens=labels, hard=hard.item(),
                     soft=soft.item(), total=total.item(), weighted_hard=alpha * hard.item(), weighted_soft=(1 - alpha) * soft.item(),

@@ -54,7 +54,7 @@ def live_sliders_data(tokens=EXAMPLE["tokens"], # the candidate next tokens (bar
         ref["teacher_max_prob"].append(p.max().item()); ref["student_max_prob"].append(q.max().item())
         ref["kld"].append(kld_loss(zs, zt, temperature=T).item())
         for soft in ("kld", "mse"):
-            ref[f"balanced_{soft}"].append([balanced_loss(hard, zt, zs, soft_loss=soft, alpha=a, temperature=T).item()
+            ref[f"balanced_{soft}"].append([balanced_loss(hard, zs, zt, soft_loss=soft, alpha=a, temperature=T).item()
                                             for a in alphas])
             ref[f"optimum_{soft}"].append([optimal_student(zt[0], y, a, T, soft).tolist() for a in alphas])
     return dict(about="Written by nbs/06_live_sliders.ipynb (distill_edu.live_sliders.write_live_sliders_json); "

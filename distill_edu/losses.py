@@ -10,7 +10,7 @@ __all__ = ['SOFT_LOSSES', 'check_mask', 'check_logits', 'masked_mean', 'kl_rows'
 # %% ../nbs/03_losses.ipynb #2f783ced
 import math
 import torch
-from .core import as_fp32, check_temperature, log_softmax_t
+from .core import DEFAULT_TEMPERATURE, as_fp32, check_temperature, log_softmax_t
 
 # %% ../nbs/03_losses.ipynb #aa8f9474
 def check_mask(mask, # None, or a bool or 0/1 tensor (or anything `torch.as_tensor` accepts)
@@ -79,7 +79,8 @@ def kl_rows(logp, # (..., V) log-probabilities of p (the teacher, for the forwar
 def _kl_rows(logp, logq):
     "`kl_rows` clipped at 0: rounding can give -1e-17; the value is clipped, the gradient kept exact."
     kl = kl_rows(logp, logq)
-    return kl + (kl.clamp_min(0) - kl).detach()
+    # Only the negative rows are shifted: `kl + (0 - kl).detach()` at kl = +inf would be inf - inf = NaN.
+    return torch.where(kl < 0, kl - kl.detach(), kl)
 
 # %% ../nbs/03_losses.ipynb #0e829572
 def nll_rows(logq, # (..., V) log-probabilities
@@ -101,7 +102,7 @@ def hard_loss(student_logits, # (B, S, V) student logits
 # %% ../nbs/03_losses.ipynb #b9041e90
 def kld_loss(student_logits, # (batch, seq, vocab) student logits
              teacher_logits, # (batch, seq, vocab) teacher logits
-             temperature:float=2.0, # softmax temperature T > 0
+             temperature:float=DEFAULT_TEMPERATURE, # softmax temperature T > 0
              mask=None, # optional (batch, seq) bool/0-1 mask of the positions that count
              reduction:str="token" # "token": mean over counted positions; "batchmean": divide by the batch size only
             )->torch.Tensor:
@@ -125,7 +126,7 @@ def mse_logit_loss(student_logits, # (batch, seq, vocab) student logits
 # %% ../nbs/03_losses.ipynb #150e6124
 def reverse_kld_loss(student_logits, # (batch, seq, vocab) student logits
                      teacher_logits, # (batch, seq, vocab) teacher logits
-                     temperature:float=2.0, # softmax temperature T > 0
+                     temperature:float=DEFAULT_TEMPERATURE, # softmax temperature T > 0
                      mask=None # optional (batch, seq) bool/0-1 mask of the positions that count
                     )->torch.Tensor:
     "$T^2\\,\\mathrm{KL}(q\\,\\|\\,p)$: the mode-seeking reverse KL, averaged over the counted positions."
@@ -153,7 +154,7 @@ def check_beta(beta # the JSD interpolation weight β
 
 def jsd_loss(student_logits, # (batch, seq, vocab) student logits
              teacher_logits, # (batch, seq, vocab) teacher logits
-             temperature:float=2.0, # softmax temperature T > 0
+             temperature:float=DEFAULT_TEMPERATURE, # softmax temperature T > 0
              mask=None, # optional (batch, seq) bool/0-1 mask of the positions that count
              beta:float=0.5 # 0: forward KL, 1: reverse KL, in between: generalized JSD
             )->torch.Tensor:
@@ -181,7 +182,7 @@ def check_soft_loss(name # the soft loss's name
 def soft_loss(name:str, # one of SOFT_LOSSES: "kld", "mse", "reverse_kld", "jsd"
               student_logits, # (batch, seq, vocab) student logits
               teacher_logits, # (batch, seq, vocab) teacher logits
-              temperature:float=2.0, # softmax temperature T > 0 (ignored by "mse", but still checked)
+              temperature:float=DEFAULT_TEMPERATURE, # softmax temperature T > 0 (ignored by "mse", but still checked)
               mask=None, # optional (batch, seq) bool/0-1 mask of the positions that count
               beta:float=0.5 # JSD weight, used by "jsd" only
              )->torch.Tensor:
@@ -201,19 +202,23 @@ def check_alpha(alpha # the weight of the hard loss
     return check_fraction(alpha, "alpha", "1 = hard labels only, 0 = teacher only")
 
 def balanced_loss(hard_loss, # the hard-label loss (per-token cross entropy), a scalar tensor
-                  teacher_logits, # (batch, seq, vocab) teacher logits
                   student_logits, # (batch, seq, vocab) student logits
+                  teacher_logits, # (batch, seq, vocab) teacher logits
                   soft_loss:str="kld", # "kld", "mse", "reverse_kld" or "jsd"
                   alpha:float=0.5, # weight of the hard loss; 1 - alpha weighs the soft loss
-                  temperature:float=2.0, # softmax temperature T > 0 of the soft loss
+                  temperature:float=DEFAULT_TEMPERATURE, # softmax temperature T > 0 of the soft loss
                   mask=None, # optional (batch, seq) bool/0-1 mask of the positions that count
                   beta:float=0.5 # JSD weight, used by soft_loss="jsd" only
                  )->torch.Tensor:
     "$\\alpha\\,\\mathcal{L}_\\text{hard} + (1-\\alpha)\\,\\mathcal{L}_\\text{soft}$; a term whose weight is 0 is left out entirely."
-    a = check_alpha(alpha)
-    check_soft_loss(soft_loss); check_temperature(temperature); check_beta(beta)
+    alpha = check_alpha(alpha)
+    check_soft_loss(soft_loss)
+    check_temperature(temperature)
+    check_beta(beta)
     check_logits(student_logits, teacher_logits, mask)
     hard = torch.as_tensor(hard_loss)
-    if a == 1: return hard * 1.0
+    # a weight of 0 leaves its term out, so a NaN or inf there cannot leak in as 0 * inf
+    if alpha == 1: return hard * 1.0
     soft = _soft_loss(soft_loss, student_logits, teacher_logits, temperature, mask, beta)
-    return soft * 1.0 if a == 0 else a * hard + (1 - a) * soft
+    if alpha == 0: return soft * 1.0
+    return alpha * hard + (1 - alpha) * soft

@@ -6,7 +6,7 @@
 __all__ = ['GPT2_NAMES', 'SMOLLM2', 'SMOLLM2_SPECIAL', 'HUB_ID', 'ACCEPTED', 'GPT2_SIZES', 'smollm2_cache_dir', 'load_tokenizer',
            'document_separator', 'pick_device', 'hub_reachable', 'check_teacher_name', 'freeze', 'load_teacher',
            'vocab_size', 'max_positions', 'student_config', 'make_student', 'count_parameters', 'check_vocab_alignment',
-           'text_loss', 'generate_response']
+           'text_loss', 'forward_windows', 'generate_response']
 
 # %% ../nbs/10_models.ipynb #893d4cf8
 import math, os, re, socket, shutil
@@ -273,6 +273,14 @@ def text_loss(model:nn.Module, # a causal language model
             tokens += int(mask[:, 1:].sum()); chars += sum(len(tokenizer.decode(d[1:])) for d in batch)
     finally: model.train(was_training)
     return dict(nll=nll, tokens=tokens, chars=chars, ppl=math.exp(nll/tokens), bpc=nll/(math.log(2)*chars))
+
+# %% ../nbs/10_models.ipynb #a7c0e1d2
+def forward_windows(model:nn.Module, # a causal LM (or its DDP wrapper)
+                    input_ids:torch.Tensor, # (B, S) token ids of unpadded windows
+                    **kwargs # passed on to the model, e.g. `logits_to_keep`
+                   ):
+    "`model(input_ids)` with an all-ones attention mask: every position of a window is real text."
+    return model(input_ids, attention_mask=torch.ones_like(input_ids), **kwargs)
 
 # %% ../nbs/10_models.ipynb #85c861a9
 @torch.no_grad()

@@ -6,11 +6,11 @@
 from __future__ import annotations
 import torch
 from torch import Tensor, nn
-from .core import check_temperature
+from .core import DEFAULT_TEMPERATURE, check_temperature
 from .losses import check_beta, check_fraction, hard_loss, soft_loss, nll_rows, kl_rows
-from .models import max_positions
-from .targets import TeacherTargets, LiveTeacher, DistillCriterion
-from .chunked import kd_criterion
+from .models import forward_windows, max_positions
+from .targets import TeacherTargets, LiveTeacher
+from .criteria import kd_criterion
 
 # %% auto #0
 __all__ = ['check_lmbda', 'continuation_mask', 'sample_continuations', 'OnPolicySource', 'OnPolicyCriterion',
@@ -125,7 +125,7 @@ def _label_mask(mask:Tensor)->Tensor:
 
 class OnPolicyCriterion:
     "Wraps a KD criterion for `OnPolicySource`: generated batches are scored on their own ids, continuation tokens only."
-    fused = True   # train_step then calls loss_from_model(model, ...): the student runs on the ids the source chose
+    # train_step calls loss_from_model(model, ...): the student runs on the ids the source chose
     needs_teacher = True
     def __init__(self, inner, # the criterion of teacher-forced batches: a KDCriterion (alpha, soft_loss, temperature)
                  beta:float|None=None # JSD weight on generated batches (default: the inner criterion's, else 0.5)
@@ -159,21 +159,19 @@ class OnPolicyCriterion:
         "The loss of one batch: the inner criterion on real windows, `generated_loss` on generated ones."
         ex = targets.extra if targets is not None else {}
         if "input_ids" not in ex:
-            if getattr(self.inner, "fused", False): total, parts = self.inner.loss_from_model(model, input_ids, targets, mask)
-            else: total, parts = self.inner(model(input_ids).logits, input_ids, targets, mask)
+            total, parts = self.inner.loss_from_model(model, input_ids, targets, mask)
             return total, {**parts, "data": "real"}
-        total, parts = self.generated_loss(model(ex["input_ids"]).logits, ex["input_ids"], targets.logits, ex["mask"])
+        total, parts = self.generated_loss(forward_windows(model, ex["input_ids"]).logits, ex["input_ids"], targets.logits, ex["mask"])
         return total, {**parts, "data": ex["data"]}
 
 # %% ../nbs/32_on_policy.ipynb #f3fd78b7
 def on_policy_criterion(alpha:float=0.0, # weight of the hard loss (GKD: 0)
                         soft_loss:str="jsd", # "kld", "mse", "reverse_kld" or "jsd"
-                        temperature:float=1.0, # softmax temperature of the soft loss (TRL: 1)
+                        temperature:float=DEFAULT_TEMPERATURE, # softmax temperature of the soft loss (TRL: 1)
                         beta:float=0.5 # JSD weight: 0 forward KL, 1 reverse KL
                        )->OnPolicyCriterion:
-    "The course's criterion (`kd_criterion`, or `DistillCriterion` with β for the JSD) wrapped for on-policy batches."
-    inner = DistillCriterion(alpha, "jsd", temperature, check_beta(beta)) if soft_loss == "jsd" else kd_criterion(alpha, soft_loss, temperature)
-    return OnPolicyCriterion(inner, beta)
+    "The course's criterion, `kd_criterion(alpha, soft_loss, temperature, beta)`, wrapped for on-policy batches."
+    return OnPolicyCriterion(kd_criterion(alpha, soft_loss, temperature, beta), beta)
 
 # %% ../nbs/32_on_policy.ipynb #d63f4085
 def distinct_n(ids:Tensor, # (B, N) token ids, one continuation per row
@@ -191,11 +189,11 @@ def continuation_scores(teacher:nn.Module, # the teacher
                        )->dict:
     "(B, L−P) per-token `teacher_nll` of the continuation and `kl` (teacher ‖ student, T = 1) at each continuation position."
     dev = lambda m: next(m.parameters()).device
-    logp = torch.log_softmax(teacher(ids.to(dev(teacher))).logits[:, prompt_len - 1:-1].float().cpu(), -1)
+    logp = torch.log_softmax(forward_windows(teacher, ids.to(dev(teacher))).logits[:, prompt_len - 1:-1].float().cpu(), -1)
     out = {"teacher_nll": nll_rows(logp, ids[:, prompt_len:].cpu())}
     if student is not None:
         was = student.training
-        logq = torch.log_softmax(student.eval()(ids.to(dev(student))).logits[:, prompt_len - 1:-1].float().cpu(), -1)
+        logq = torch.log_softmax(forward_windows(student.eval(), ids.to(dev(student))).logits[:, prompt_len - 1:-1].float().cpu(), -1)
         student.train(was)
         out["kl"] = kl_rows(logp, logq)
     return out

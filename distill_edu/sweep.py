@@ -7,9 +7,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 import pandas as pd
+from .core import DEFAULT_TEMPERATURE
 from .train import distill
 from .evaluate import evaluate
-from .chunked import kd_criterion
+from .criteria import kd_criterion
 
 # %% auto #0
 __all__ = ['sweep', 'run_folder', 'plot_sweep']
@@ -22,7 +23,7 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
           valid_source=None, # teacher source for the held-out windows (full logits); default `teacher_source`
           alphas=(0.0, 0.5, 1.0), # hard-loss weights
           soft_losses=("kld", "mse"), # soft losses
-          temperature=1.0, # soft-loss temperature, or several (e.g. `(1, 2)`): one run per α × soft loss × T
+          temperature=DEFAULT_TEMPERATURE, # soft-loss temperature, or several (e.g. `(1, 2)`): one run per α × soft loss × T
           make_criterion=kd_criterion, # `make_criterion(alpha, soft_loss, temperature)` -> the criterion of one run
           out:str|Path|None=None, # folder for sweep.csv, sweep.png and one checkpoint folder per run
           tokenizer=None, # for the responses to the fixed prompts

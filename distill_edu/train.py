@@ -73,24 +73,24 @@ def make_loader(windows, # a Dataset of (S,) LongTensor windows, e.g. TokenWindo
 def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields them
                source, # the teacher source: `source(input_ids, window_index) -> TeacherTargets`
                model:nn.Module, # the student (may be wrapped in DDP), in train mode
-               criterion, # `criterion(student_logits, labels, targets, mask) -> (total, parts)`
+               criterion, # a KDCriterion, e.g. kd_criterion(alpha, soft_loss, T): it has needs_teacher and loss_from_model
                optimizer:torch.optim.Optimizer,
                scheduler=None, # optional LR scheduler, stepped after the optimizer
                clip:float|None=1.0, # max gradient norm; None disables clipping
                device=None # where the batch goes (default: the model's device)
               )->dict:
     "One optimizer step on one batch; returns its record: loss, the criterion's parts, lr, grad_norm."
-    widx, input_ids = batch
+    window_index, input_ids = batch
     input_ids = input_ids.to(device or next(model.parameters()).device)
-    targets = source(input_ids, widx) if getattr(criterion, "needs_teacher", True) else None
-    if getattr(criterion, "fused", False): loss, parts = criterion.loss_from_model(model, input_ids, targets, None)
-    else: loss, parts = criterion(model(input_ids).logits, input_ids, targets, None)
+    # with alpha = 1 the teacher is never asked: its targets would be thrown away
+    targets = source(input_ids, window_index) if criterion.needs_teacher else None
+    loss, parts = criterion.loss_from_model(model, input_ids, targets)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    gn = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip else float("inf"))
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip else float("inf"))
     optimizer.step()
     if scheduler is not None: scheduler.step()
-    return {"loss": loss.item(), **parts, "lr": optimizer.param_groups[0]["lr"], "grad_norm": gn.item()}
+    return {"loss": loss.item(), **parts, "lr": optimizer.param_groups[0]["lr"], "grad_norm": grad_norm.item()}
 
 # %% ../nbs/20_train.ipynb #cf7eb4c0
 def train_epoch(loader, # yields (window_index, input_ids) batches
@@ -192,49 +192,50 @@ class RunState:
 # %% ../nbs/20_train.ipynb #8492c60a
 _ORDER_KEYS = ("batch_size", "seed", "shuffle", "world_size", "n_windows")
 
-def _resume(path, student, opt, sched, run:dict, device, say)->RunState:
+def _resume(path, student, optimizer, scheduler, run:dict, device, say)->RunState:
     "The `RunState` of the checkpoint at `path`, with the student, optimizer, scheduler and RNG restored."
-    st = load_checkpoint(path, student, opt, map_location=device, restore_rng=True)
-    bad = {k: (st["run"].get(k), run[k]) for k in _ORDER_KEYS if st["run"].get(k) != run[k]}
+    saved = load_checkpoint(path, student, optimizer, map_location=device, restore_rng=True)
+    bad = {k: (saved["run"].get(k), run[k]) for k in _ORDER_KEYS if saved["run"].get(k) != run[k]}
     if bad: raise ValueError(f"{path} was written by a run with different data settings, so resuming would not "
-                             f"continue it: " + ", ".join(f"{k} was {a}, now {b}" for k, (a, b) in bad.items()))
-    if st["run"]["criterion"] != run["criterion"]:
-        say(f"note: the checkpoint was trained with {st['run']['criterion']}, continuing with {run['criterion']}")
-    sched.load_state_dict(st["scheduler"])
-    s = RunState(**st["position"], history=list(st["history"]), evals=list(st["evals"]), samples=list(st["samples"]))
-    say(f"resumed from {path}: epoch {s.epoch}, batch {s.batch}, step {s.step}")
-    return s
+                             f"continue it: " + ", ".join(f"{k} was {was}, now {now}" for k, (was, now) in bad.items()))
+    if saved["run"]["criterion"] != run["criterion"]:
+        say(f"note: the checkpoint was trained with {saved['run']['criterion']}, continuing with {run['criterion']}")
+    scheduler.load_state_dict(saved["scheduler"])
+    state = RunState(**saved["position"], history=list(saved["history"]), evals=list(saved["evals"]), samples=list(saved["samples"]))
+    say(f"resumed from {path}: epoch {state.epoch}, batch {state.batch}, step {state.step}")
+    return state
 
-def _save(path, s:RunState, student, opt, sched, run:dict)->Path|None:
+def _save(path, state:RunState, student, optimizer, scheduler, run:dict)->Path|None:
     "Write `s` and the training state to `path` (None: nothing); wait for every process."
     if path is not None:
-        save_checkpoint(path, student, opt, epoch=s.epoch, step=s.step, loss=s.history[-1]["loss"] if s.history else None,
-                        position=s.position, run=run, scheduler=sched.state_dict(), history=s.history, evals=s.evals,
-                        samples=s.samples)
+        save_checkpoint(path, student, optimizer, epoch=state.epoch, step=state.step, loss=state.history[-1]["loss"] if state.history else None,
+                        position=state.position, run=run, scheduler=scheduler.state_dict(), history=state.history, evals=state.evals,
+                        samples=state.samples)
     if _dist()[1] > 1: torch.distributed.barrier()
     return path
 
-def _sample(s:RunState, label:str, student, tokenizer, prompts, tokens:int, seed:int, say):
-    "Record (and print) the student's responses to `prompts`; nothing without a tokenizer."
+def _sample(state:RunState, label:str, student, tokenizer, prompts, tokens:int, seed:int, say):
+    "Record (and print) the student'state responses to `prompts`; nothing without a tokenizer."
     if tokenizer is None: return
     if label == "before": say("Before training:")
-    for p, r in zip(prompts, sample_responses(student, tokenizer, prompts, tokens, seed)):
-        s.samples.append({"epoch": label, "step": s.step, "prompt": p, "response": r})
-        say(f"  [{label}] {r!r}")
+    for prompt, response in zip(prompts, sample_responses(student, tokenizer, prompts, tokens, seed)):
+        state.samples.append({"epoch": label, "step": state.step, "prompt": prompt, "response": response})
+        say(f"  [{label}] {response!r}")
 
-def _evaluate(s:RunState, evaluator, student, seed:int, n_batches:int, say):
+def _evaluate(state:RunState, evaluator, student, seed:int, n_batches:int, say):
     "Record (and print) `evaluator(student)` under its own RNG, at most once per step."
-    if evaluator is None or (s.evals and s.evals[-1]["step"] == s.step): return
+    if evaluator is None or (state.evals and state.evals[-1]["step"] == state.step): return
     was = student.training
     with _own_rng(seed): metrics = evaluator(student.eval())
     student.train(was)
-    s.evals.append({"epoch": s.epoch + s.batch / n_batches, "step": s.step, **metrics})
-    say(f"  step {s.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
+    state.evals.append({"epoch": state.epoch + state.batch / n_batches, "step": state.step, **metrics})
+    say(f"  step {state.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
 
-def _epoch_line(s:RunState, epoch:int)->str:
+def _epoch_line(state:RunState, epoch:int)->str:
     "The log line after an epoch: the mean loss of its steps."
-    ep = s.history[-1]["epoch"] if s.history else epoch
-    return f"epoch {epoch + 1}: mean loss {np.mean([h['loss'] for h in s.history if h['epoch'] == ep]):.4f} (step {s.step})"
+    last_epoch = state.history[-1]["epoch"] if state.history else epoch
+    losses = [record["loss"] for record in state.history if record["epoch"] == last_epoch]
+    return f"epoch {epoch + 1}: mean loss {np.mean(losses):.4f} (step {state.step})"
 
 def _place(student, device, world:int):
     "(the device, the model to train: the student, or the student wrapped in DDP)."
@@ -274,34 +275,35 @@ def distill(student:nn.Module, # the student to train (e.g. `make_student(tokeni
     rank, world = _dist()
     say = log if (log and rank == 0) else (lambda *a: None)
     device, model = _place(student, device, world)
-    opt = make_optimizer(student, lr, betas, weight_decay)
-    sched = warmup_schedule(opt, warmup_steps)
+    optimizer = make_optimizer(student, lr, betas, weight_decay)
+    scheduler = warmup_schedule(optimizer, warmup_steps)
     run = {"batch_size": batch_size, "seed": seed, "shuffle": shuffle, "world_size": world,
            "n_windows": len(train_windows), "criterion": repr(criterion)}
     n_batches = len(EpochBatches(len(train_windows), batch_size, 0, seed, shuffle, 0, rank, world))
-    s = RunState() if resume is None else _resume(resume, student, opt, sched, run, device, say)
-    ckpt = Path(out)/"checkpoint.pt" if out is not None and rank == 0 else None
-    save = lambda: _save(ckpt, s, student, opt, sched, run)
-    sample = lambda label: _sample(s, label, student, tokenizer, prompts, sample_tokens, seed, say) if rank == 0 else None
-    evaluate = lambda: _evaluate(s, evaluator, student, seed, n_batches, say) if rank == 0 else None
-    done = lambda: max_steps is not None and s.step >= max_steps
+    state = RunState() if resume is None else _resume(resume, student, optimizer, scheduler, run, device, say)
+    checkpoint_path = Path(out)/"checkpoint.pt" if out is not None and rank == 0 else None
+    save = lambda: _save(checkpoint_path, state, student, optimizer, scheduler, run)
+    sample = lambda label: _sample(state, label, student, tokenizer, prompts, sample_tokens, seed, say) if rank == 0 else None
+    evaluate = lambda: _evaluate(state, evaluator, student, seed, n_batches, say) if rank == 0 else None
+    done = lambda: max_steps is not None and state.step >= max_steps
     written = None
     if resume is None: sample("before")
-    for epoch in range(s.epoch, epochs):
+    for epoch in range(state.epoch, epochs):
         if done(): break
         model.train()
-        loader = make_loader(train_windows, batch_size, epoch, seed, shuffle, s.batch, rank, world)
+        loader = make_loader(train_windows, batch_size, epoch, seed, shuffle, state.batch, rank, world)
         for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and rank == 0), mininterval=1.0):
-            rec = train_step(batch, teacher_source, model, criterion, opt, sched, clip, device)
-            s.step, s.batch = s.step + 1, s.batch + 1
-            s.history.append({"epoch": epoch, "step": s.step, **rec})
-            if eval_every and s.step % eval_every == 0: evaluate()
+            record = train_step(batch, teacher_source, model, criterion, optimizer, scheduler, clip, device)
+            state.step, state.batch = state.step + 1, state.batch + 1
+            state.history.append({"epoch": epoch, "step": state.step, **record})
+            if eval_every and state.step % eval_every == 0: evaluate()
             if done(): break
-            if checkpoint_every and s.step % checkpoint_every == 0 and s.batch < n_batches: written = save()
-        if s.batch >= n_batches: s.epoch, s.batch = epoch + 1, 0
-        say(_epoch_line(s, epoch))
+            if checkpoint_every and state.step % checkpoint_every == 0 and state.batch < n_batches: written = save()
+        # an epoch that ran to its end: the next run (or resume) starts the next one
+        if state.batch >= n_batches: state.epoch, state.batch = epoch + 1, 0
+        say(_epoch_line(state, epoch))
         sample(f"epoch {epoch + 1}")
         evaluate()
         written = save() or written
     if written is not None: say(f"checkpoint: {written}")
-    return Distilled(student, pd.DataFrame(s.history), pd.DataFrame(s.evals), pd.DataFrame(s.samples), written)
+    return Distilled(student, pd.DataFrame(state.history), pd.DataFrame(state.evals), pd.DataFrame(state.samples), written)

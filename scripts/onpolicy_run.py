@@ -30,7 +30,8 @@ from distill_edu.data import prepare_windows
 from distill_edu.targets import LiveTeacher
 from distill_edu.train import distill
 from distill_edu.evaluate import evaluate
-from distill_edu.cache import teacher_cache, SparseKDCriterion
+from distill_edu.cache import teacher_cache
+from distill_edu.criteria import SparseKDCriterion
 from distill_edu.onpolicy import OnPolicySource, on_policy_criterion, rollout_metrics, continuation_scores
 
 # Where each set-up's text comes from, and its α (0: the JSD alone; 1: NLL on the tokens alone). "teacher samples, JSD"
@@ -68,11 +69,11 @@ def train(student, teacher, train_w, steps, setup, args, data_seed):
 
 def cache_timing(teacher, train_w, args):
     "Seconds per step of teacher-forced training with a sparse teacher cache (built first, not timed) vs the live teacher."
-    from distill_edu.chunked import kd_criterion
+    from distill_edu.criteria import kd_criterion
     sub = torch.utils.data.Subset(train_w, range(args.batch * args.timing_steps))
     cache = teacher_cache(teacher, sub, path=Path(args.tmp)/"cache", mode="sparse", temperatures=(1.0,))
     out = {}
-    for name, src, crit in [("teacher cache (sparse)", cache, SparseKDCriterion(0.0, 1.0)),
+    for name, src, crit in [("teacher cache (sparse)", cache, SparseKDCriterion(0.0, "kld", 1.0)),
                             ("live teacher", LiveTeacher(teacher), kd_criterion(0.0, "kld", 1.0))]:
         s = make_student(teacher.config.vocab_size, n_positions=args.context, seed=0)
         distill(s, src, sub, crit, batch_size=args.batch, max_steps=1, seed=0, device="cpu", progress=False, log=None)  # warm

@@ -1,11 +1,13 @@
 "Cross-cutting checks of the teacher-logit cache: it drives the trainer like a live teacher does."
 import math, numpy as np, pytest, torch
 from conftest import tiny_gpt2
-from distill_edu.cache import (teacher_cache, TeacherCache, SparseKDCriterion, sparsify_logits, sparse_targets,
-                               sparse_kd_loss, sparse_error, sparse_bytes_per_token)
+from distill_edu.cache import teacher_cache, TeacherCache
+from distill_edu.criteria import SparseKDCriterion
+from distill_edu.sparse import sparsify_logits, sparse_targets, sparse_kd_loss, sparse_error, sparse_bytes_per_token
 from distill_edu.data import TokenWindows
 from distill_edu.losses import kld_loss
-from distill_edu.targets import LiveTeacher, DistillCriterion
+from distill_edu.targets import LiveTeacher
+from distill_edu.criteria import DistillCriterion
 from distill_edu.train import make_loader, train_epoch, make_optimizer, distill
 
 V = 61
@@ -41,19 +43,19 @@ def test_sparse_cache_with_whole_vocab_matches_exact_kd(setup):
     teacher, wins, tmp = setup
     live, s1 = run_epoch(LiveTeacher(teacher), DistillCriterion(0.3, "kld", 2.0), wins)
     cache = teacher_cache(teacher, wins, tmp/"sparse", k=V, samples=4, temperatures=(2.0,)).fill(wins, progress=False)
-    sparse, s2 = run_epoch(cache, SparseKDCriterion(0.3, 2.0), wins)
+    sparse, s2 = run_epoch(cache, SparseKDCriterion(0.3, "kld", 2.0), wins)
     np.testing.assert_allclose(sparse, live, rtol=2e-3)
     for a, b in zip(s1.parameters(), s2.parameters()): torch.testing.assert_close(a, b, atol=2e-4, rtol=0)
 
 def test_sparse_cache_in_distill(setup):
     teacher, wins, tmp = setup
     cache = teacher_cache(teacher, wins, tmp/"c", k=4, samples=8, temperatures=(1.0,))
-    res = distill(tiny(2), cache, wins, criterion=SparseKDCriterion(0.5, 1.0), batch_size=4, max_steps=3,
+    res = distill(tiny(2), cache, wins, criterion=SparseKDCriterion(0.5, "kld", 1.0), batch_size=4, max_steps=3,
                   device="cpu", progress=False, log=None)
     assert len(res.history) == 3 and np.isfinite(res.history["loss"]).all()
     assert cache.n_done == 12        # 3 steps x 4 windows, filled on first use
     with pytest.raises(ValueError, match="cached for temperatures"):
-        distill(tiny(2), cache, wins, criterion=SparseKDCriterion(0.5, 2.0), batch_size=4, max_steps=1, device="cpu",
+        distill(tiny(2), cache, wins, criterion=SparseKDCriterion(0.5, "kld", 2.0), batch_size=4, max_steps=1, device="cpu",
                 progress=False, log=None)
 
 def test_fill_resumes_and_checks_disk(setup):

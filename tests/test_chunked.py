@@ -2,11 +2,14 @@
 import numpy as np, pytest, torch
 from hypothesis import given, settings, strategies as st
 from conftest import tiny_gpt2
-from distill_edu.chunked import chunked_kld_loss, chunked_rows, ChunkedKDCriterion, head_inputs
-from distill_edu.cache import SparseKDCriterion, sparsify_logits, sparse_targets, teacher_cache
+from distill_edu.criteria import chunked_kld_loss, chunked_rows, ChunkedKDCriterion, head_inputs
+from distill_edu.criteria import SparseKDCriterion
+from distill_edu.sparse import sparsify_logits, sparse_targets
+from distill_edu.cache import teacher_cache
 from distill_edu.data import TokenWindows
 from distill_edu.losses import kld_loss
-from distill_edu.targets import TeacherTargets, DistillCriterion, LiveTeacher
+from distill_edu.targets import TeacherTargets, LiveTeacher
+from distill_edu.criteria import DistillCriterion
 from distill_edu.train import make_loader, make_optimizer, train_epoch
 
 @settings(max_examples=25, deadline=None)
@@ -46,9 +49,9 @@ def test_chunked_criterion_trains_like_the_reference(tmp_path):
     wins = TokenWindows(torch.randint(0, V, (300,)), max_length=16, stride=8, max_positions=None)
     teacher = tiny(1).eval()
     cache = teacher_cache(teacher, wins, tmp_path/"c", k=5, samples=7, temperatures=(2.0,))
-    for source, ref_crit in ((LiveTeacher(teacher), DistillCriterion(0.5, "kld", 2.0)), (cache, SparseKDCriterion(0.5, 2.0))):
+    for source, ref_crit in ((LiveTeacher(teacher), DistillCriterion(0.5, "kld", 2.0)), (cache, SparseKDCriterion(0.5, "kld", 2.0))):
         losses = []
-        for crit in (ref_crit, ChunkedKDCriterion(0.5, 2.0, chunk=7)):
+        for crit in (ref_crit, ChunkedKDCriterion(0.5, "kld", 2.0, chunk=7)):
             student, recs = tiny(2), []
             train_epoch(make_loader(wins, 4, seed=1), source, student, crit, make_optimizer(student, 1e-3),
                         on_step=lambda r: (recs.append(r["loss"]), len(recs) >= 4)[1], progress=False)
@@ -61,7 +64,7 @@ def test_fused_head_matches_unfused():
     stu = tiny_gpt2(0, n_positions=S, vocab=V).eval()
     ids, zt = torch.randint(0, V, (B, S)), torch.randn(B, S, V)
     for alpha, T in ((0.0, 1.0), (0.5, 2.0), (1.0, 2.0)):
-        crit = ChunkedKDCriterion(alpha, T, chunk=5)
+        crit = ChunkedKDCriterion(alpha, "kld", T, chunk=5)
         stu.zero_grad(); ref, _ = crit(stu(ids).logits, ids, TeacherTargets(logits=zt)); ref.backward()
         want = {n: p.grad.clone() for n, p in stu.named_parameters()}
         stu.zero_grad(); got, _ = crit.loss_from_model(stu, ids, TeacherTargets(logits=zt)); got.backward()
@@ -75,5 +78,5 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="same shape"): chunked_kld_loss(s, t[..., :9])
     with pytest.raises(ValueError, match="chunk"): chunked_kld_loss(s, t, chunk=0)
     with pytest.raises(ValueError, match="mask"): chunked_kld_loss(s, t, mask=torch.ones(2, 2))
-    with pytest.raises(ValueError, match="forward KL only"): ChunkedKDCriterion(0.5, 2.0, "jsd")
-    with pytest.raises(ValueError, match="chunk"): ChunkedKDCriterion(0.5, 2.0, chunk=-3)
+    with pytest.raises(ValueError, match="forward KL only"): ChunkedKDCriterion(0.5, "jsd", 2.0)
+    with pytest.raises(ValueError, match="chunk"): ChunkedKDCriterion(0.5, "kld", 2.0, chunk=-3)

@@ -107,3 +107,21 @@ def test_sweep_temperatures_then_evaluate_on_other_windows(tiny, capsys):
     # a window set after the first 4 differs from the first: the skip really moved the windows
     assert main(["evaluate", str(ckpts[2]), *args(tiny, "--eval-windows", "3", "--out", str(tiny/"ev0"))]) == 0
     assert json.loads((tiny/"ev0"/"eval.json").read_text())["teacher_ppl"] != one["teacher_ppl"]
+
+def test_train_draws_no_attention_mask_warning(tiny, capsys):
+    "Windows are never padded: every model call says so with an all-ones mask, so transformers has nothing to warn about."
+    import logging
+    said = []
+    class Keep(logging.Handler):
+        def emit(self, record): said.append(record.getMessage())
+    handler, logger = Keep(level=logging.WARNING), logging.getLogger("transformers")
+    logging.Logger.warning_once.cache_clear()
+    logger.addHandler(handler)
+    try:
+        # stride 1: every token starts a window, so many windows start or end with the separator (= the pad id)
+        argv = ["train", *args(tiny, "--batch-size", "8", "--max-steps", "6", "--stride", "1", "--no-hard-baseline",
+                               "--teacher-cache", "none", "--out", str(tiny/"masked"))]
+        assert main(argv) == 0
+    finally: logger.removeHandler(handler)
+    capsys.readouterr()
+    assert not [m for m in said if "attention_mask" in m], said

@@ -6,7 +6,7 @@ WORKER = textwrap.dedent('''
     from transformers import GPT2Config, GPT2LMHeadModel
     from distill_edu.targets import LiveTeacher
     from distill_edu.train import distill, init_distributed
-    from distill_edu.chunked import kd_criterion
+    from distill_edu.criteria import kd_criterion
     rank, world = init_distributed()
     assert world == 2, world
     def lm(seed, n_embd):

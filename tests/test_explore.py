@@ -130,7 +130,7 @@ def test_mixed_target_is_the_gradient_target_at_T1():
     z = ZS.clone().requires_grad_()
     alpha = 0.3
     from distill_edu.losses import balanced_loss
-    balanced_loss(F.cross_entropy(z[None], torch.tensor([Y])), ZT[None], z[None], "kld", alpha, 1.0).backward()
+    balanced_loss(F.cross_entropy(z[None], torch.tensor([Y])), z[None], ZT[None], "kld", alpha, 1.0).backward()
     torch.testing.assert_close(z.grad, probs(ZS, 1.0) - mixed_target(ZT, Y, alpha))
 
 # ---- the optimum of the total loss (issue 16: temperature does not flatten the target) ---------

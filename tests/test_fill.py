@@ -2,7 +2,7 @@
 import importlib.util, math
 from pathlib import Path
 import pytest, torch
-from distill_edu.cache import sparsify_logits
+from distill_edu.sparse import sparsify_logits
 
 _spec = importlib.util.spec_from_file_location("bench_fill", Path(__file__).parents[1]/"benchmarks"/"bench_fill.py")
 bench_fill = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(bench_fill)

@@ -147,20 +147,20 @@ def test_balanced_is_convex_mix(pair, alpha, T, name):
     s, t = pair
     hard = torch.tensor(2.5, dtype=s.dtype)
     expected = alpha * hard + (1 - alpha) * soft_loss(name, s, t, T)
-    torch.testing.assert_close(balanced_loss(hard, t, s, name, alpha, T), expected)
+    torch.testing.assert_close(balanced_loss(hard, s, t, name, alpha, T), expected)
 
 def test_balanced_endpoints():
     s, t = torch.randn(2, 3, 5), torch.randn(2, 3, 5)
     hard = torch.tensor(4.0)
-    torch.testing.assert_close(balanced_loss(hard, t, s, alpha=1.0), hard)
-    torch.testing.assert_close(balanced_loss(hard, t, s, alpha=0.0, temperature=3.0), kld_loss(s, t, 3.0))
+    torch.testing.assert_close(balanced_loss(hard, s, t, alpha=1.0), hard)
+    torch.testing.assert_close(balanced_loss(hard, s, t, alpha=0.0, temperature=3.0), kld_loss(s, t, 3.0))
     # the argument order is (hard, teacher, student): swapping them changes forward KL
-    assert not torch.allclose(balanced_loss(hard, s, t, alpha=0.0), balanced_loss(hard, t, s, alpha=0.0))
+    assert not torch.allclose(balanced_loss(hard, t, s, alpha=0.0), balanced_loss(hard, s, t, alpha=0.0))
 
 def test_balanced_gradient_reaches_student():
     s, t = torch.randn(2, 3, 5, requires_grad=True), torch.randn(2, 3, 5)
     hard = F.cross_entropy(s.reshape(-1, 5), torch.randint(0, 5, (6,)))
-    balanced_loss(hard, t, s, "jsd", 0.3).backward()
+    balanced_loss(hard, s, t, "jsd", 0.3).backward()
     assert torch.isfinite(s.grad).all() and s.grad.abs().sum() > 0
 
 # ---- bad input: ValueError naming the bad value -----------------------------------------------
@@ -171,7 +171,7 @@ S, T_ = torch.randn(2, 3, 5), torch.randn(2, 3, 5)
 def test_bad_temperature(temperature, name):
     with pytest.raises(ValueError, match="temperature") as e: soft_loss(name, S, T_, temperature)
     assert repr(temperature) in str(e.value)
-    with pytest.raises(ValueError, match="temperature"): balanced_loss(1.0, T_, S, name, 0.5, temperature)
+    with pytest.raises(ValueError, match="temperature"): balanced_loss(1.0, S, T_, name, 0.5, temperature)
 
 @pytest.mark.parametrize("temperature", [0, -2.0])
 def test_bad_temperature_each_function(temperature):
@@ -180,12 +180,12 @@ def test_bad_temperature_each_function(temperature):
 
 @pytest.mark.parametrize("alpha", [-0.1, 1.01, 2, float("nan"), "half"])
 def test_bad_alpha(alpha):
-    with pytest.raises(ValueError, match="alpha") as e: balanced_loss(1.0, T_, S, "kld", alpha)
+    with pytest.raises(ValueError, match="alpha") as e: balanced_loss(1.0, S, T_, "kld", alpha)
     assert repr(alpha) in str(e.value)
 
 @pytest.mark.parametrize("name", ["kl", "KLD", "mse ", "js", "", None])
 def test_unknown_soft_loss_name(name):
-    with pytest.raises(ValueError, match="unknown soft loss") as e: balanced_loss(1.0, T_, S, name)
+    with pytest.raises(ValueError, match="unknown soft loss") as e: balanced_loss(1.0, S, T_, name)
     assert repr(name) in str(e.value) and "'kld'" in str(e.value)
     with pytest.raises(ValueError, match="unknown soft loss"): soft_loss(name, S, T_)
 
@@ -194,7 +194,7 @@ def test_unknown_soft_loss_name(name):
 def test_shape_mismatch_names_both(other, name):
     with pytest.raises(ValueError) as e: soft_loss(name, S, torch.randn(other))
     assert str(tuple(S.shape)) in str(e.value) and str(other) in str(e.value)
-    with pytest.raises(ValueError): balanced_loss(1.0, torch.randn(other), S, name, alpha=1.0)
+    with pytest.raises(ValueError): balanced_loss(1.0, S, torch.randn(other), name, alpha=1.0)
 
 @pytest.mark.parametrize("mask", [torch.ones(2, 4), torch.ones(3, 3), torch.ones(2, 3, 5), torch.ones(6)])
 @pytest.mark.parametrize("name", SOFT_LOSSES)
@@ -206,7 +206,7 @@ def test_mask_non_binary_and_bad_reduction_and_beta():
     with pytest.raises(ValueError, match="0 and 1"): kld_loss(S, T_, mask=torch.full((2, 3), 0.5))
     with pytest.raises(ValueError, match="'mean'"): kld_loss(S, T_, reduction="mean")
     with pytest.raises(ValueError, match="1.5"): jsd_loss(S, T_, beta=1.5)
-    with pytest.raises(ValueError, match="-0.1"): balanced_loss(1.0, T_, S, "jsd", beta=-0.1)
+    with pytest.raises(ValueError, match="-0.1"): balanced_loss(1.0, S, T_, "jsd", beta=-0.1)
 
 def test_mask_01_equals_bool():
     m = torch.tensor([[1, 0, 1], [0, 1, 1]])
@@ -315,6 +315,6 @@ def test_balanced_loss_uses_both_conventions_on_a_padded_batch():
     ids = torch.randint(0, 7, (2, 5), generator=g)
     real = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]]).bool()
     hard = hard_loss(zs, ids, real)
-    got = balanced_loss(hard, zt, zs, "kld", 0.3, 2.0, mask=real)
+    got = balanced_loss(hard, zs, zt, "kld", 0.3, 2.0, mask=real)
     want = 0.3 * hard + 0.7 * kld_loss(zs, zt, 2.0, real)
     assert math.isclose(got.item(), want.item(), rel_tol=1e-12)

@@ -72,7 +72,7 @@ def python_and_js_calls(pairs):
             yield f"{name} klDiv T={T}", kld_loss(_row(s), _row(t), temperature=T).item(), dict(fn="klDiv", args=[s, t, T])
             for a in ALPHAS:
                 for soft in ("kld", "mse"):
-                    want = balanced_loss(torch.tensor(hard, dtype=torch.float64), _row(t), _row(s), soft_loss=soft,
+                    want = balanced_loss(torch.tensor(hard, dtype=torch.float64), _row(s), _row(t), soft_loss=soft,
                                          alpha=a, temperature=T).item()
                     yield (f"{name} balancedLoss {soft} a={a} T={T}", want,
                            dict(fn="balancedLoss", args=[hard, t, s, soft, a, T]))
@@ -165,7 +165,7 @@ def test_json_reference_agrees_with_the_library():
         assert close(r["kld"][i], kld_loss(zs, zt, temperature=T).item())
         for j, a in enumerate(r["alphas"]):
             for soft in ("kld", "mse"):
-                want = balanced_loss(hard, zt, zs, soft_loss=soft, alpha=a, temperature=T).item()
+                want = balanced_loss(hard, zs, zt, soft_loss=soft, alpha=a, temperature=T).item()
                 assert close(r[f"balanced_{soft}"][i][j], want), (soft, T, a)
             for soft in ("kld", "mse"):
                 assert close(r[f"optimum_{soft}"][i][j], optimal_student(zt[0], y, a, T, soft).tolist()), (soft, T, a)

@@ -2,8 +2,9 @@
 import os, shutil, subprocess, sys, textwrap, pytest, torch
 from conftest import tiny_gpt2
 from distill_edu.losses import jsd_loss, kld_loss, reverse_kld_loss, nll_rows
-from distill_edu.targets import LiveTeacher, DistillCriterion
-from distill_edu.chunked import kd_criterion
+from distill_edu.targets import LiveTeacher
+from distill_edu.criteria import DistillCriterion
+from distill_edu.criteria import kd_criterion
 from distill_edu.train import distill
 from distill_edu.onpolicy import (OnPolicySource, OnPolicyCriterion, on_policy_criterion, sample_continuations,
                                   continuation_mask, check_lmbda, rollout_metrics)

@@ -21,7 +21,7 @@ COURSE = {
                 "03_losses.ipynb", "04_kld_vs_mse.ipynb", "05_alpha.ipynb", "06_live_sliders.ipynb",
                 "07_loss_engineering.ipynb"],
     "Data and models": ["09_resources.ipynb", "10_models.ipynb", "11_data.ipynb", "12_prune.ipynb", "13_checkpoint.ipynb",
-                        "14_targets.ipynb"],
+                        "14_targets.ipynb", "15_sparse_targets.ipynb"],
     # the walkthrough uses the trainer, the evaluation, the teacher cache and the chunked loss: they come before it
     "Training machinery": ["20_train.ipynb", "21_evaluate.ipynb", "22_teacher_cache.ipynb", "23_chunked_loss.ipynb",
                            "25_sweep.ipynb"],

@@ -3,9 +3,10 @@ import math, pytest, torch
 import functools
 from conftest import tiny_gpt2
 from distill_edu.losses import hard_loss
-from distill_edu.targets import LiveTeacher, DistillCriterion, TeacherTargets
+from distill_edu.targets import LiveTeacher, TeacherTargets
+from distill_edu.criteria import DistillCriterion
 from distill_edu.train import distill, make_loader, train_epoch, make_optimizer, warmup_schedule
-from distill_edu.chunked import kd_criterion
+from distill_edu.criteria import kd_criterion
 from distill_edu.evaluate import evaluate
 from distill_edu.models import load_tokenizer
 

@@ -1,0 +1,93 @@
+"""bf16 autocast for the student and gradient accumulation, measured on the CPU: step time and loss vs fp32.
+
+The course's student (GPT-2 256/4/4, vocabulary 50,257, context 128) trains for `--steps` optimizer steps on the
+same batches from the same initial weights, three ways, interleaved step by step:
+
+- fp32: `train_step`'s computation as it is;
+- bf16 autocast: the student's forward and the criterion under `torch.autocast("cpu", torch.bfloat16)`
+  (the weights, the optimizer and the gradients stay fp32; the criterion computes its softmaxes in fp32);
+- accumulation: the same batch as `--micro` micro-batches, each loss divided by their number, one optimizer step.
+
+The teacher's targets are full logits of a small random GPT-2 of the same vocabulary, computed once per batch
+(the teacher's cost is not what is measured). The criterion is the default, `kd_criterion(0.5, "kld", 1.0)`.
+The table shows the median step time after `--warmup` steps, the ratio to fp32, and how far each variant's
+loss is from fp32's at the same step (largest relative difference over all steps, and at the last step).
+
+    python benchmarks/bench_precision.py              # batch 16 x 128, 12 steps
+    python benchmarks/bench_precision.py --smoke      # tiny sizes: checks the script runs
+"""
+import argparse, statistics, time
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+from distill_edu.models import make_student
+from distill_edu.targets import LiveTeacher, TeacherTargets
+from distill_edu.criteria import kd_criterion
+from distill_edu.train import make_optimizer
+
+def step(model, optimizer, window_index, input_ids, targets_of, criterion, bf16:bool, micro:int)->float:
+    "One optimizer step on `input_ids`, as `micro` micro-batches, the forward under bf16 autocast if asked; the loss."
+    optimizer.zero_grad(set_to_none=True)
+    loss_sum = 0.0
+    for part_index, part_ids in zip(window_index.chunk(micro), input_ids.chunk(micro)):
+        targets = targets_of(part_index, part_ids)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss, _ = criterion.loss_from_model(model, part_ids, targets)
+        # each micro-batch is a mean over its own positions: dividing by their number gives the batch's mean
+        (loss / micro).backward()
+        loss_sum += loss.item() / micro
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss_sum
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--warmup", type=int, default=2, help="steps not timed")
+    ap.add_argument("--micro", type=int, default=2, help="micro-batches of the accumulation variant")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs (not a measurement)")
+    args = ap.parse_args()
+    vocab = 1000 if args.smoke else 50257
+    size = dict(n_embd=32, n_layer=1, n_head=2) if args.smoke else {}
+    torch.manual_seed(0)
+    teacher = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_embd=64, n_layer=1, n_head=2, n_positions=args.seq))
+    live = LiveTeacher(teacher)
+    windows = torch.randint(0, vocab, (3 * args.batch, args.seq))
+    batches = [(torch.arange(i * args.batch, (i + 1) * args.batch), windows[i * args.batch:(i + 1) * args.batch])
+               for i in range(3)]
+    logits = {i: live(ids).logits for i, (_, ids) in enumerate(batches)}   # the teacher once per batch
+    def targets_for(batch_number):
+        "The teacher source of one batch: its rows of the precomputed logits."
+        first = batch_number * args.batch
+        return lambda index, ids: TeacherTargets(logits=logits[batch_number][index - first])
+    criterion = kd_criterion(0.5, "kld", 1.0)
+    variants = {"fp32": (False, 1), "bf16 autocast": (True, 1), f"accumulation {args.micro} x {args.batch // args.micro}": (False, args.micro)}
+    state = {}
+    for name in variants:
+        student = make_student(vocab, seed=0, n_positions=args.seq, **size).train()
+        state[name] = (student, make_optimizer(student))
+    times = {name: [] for name in variants}
+    losses = {name: [] for name in variants}
+    for n in range(args.steps):
+        window_index, input_ids = batches[n % 3]
+        for name in (list(variants) if n % 2 == 0 else list(variants)[::-1]):   # alternate the order
+            bf16, micro = variants[name]
+            student, optimizer = state[name]
+            torch.manual_seed(1000 + n)   # the same dropout masks for every variant at this step
+            t0 = time.perf_counter()
+            loss = step(student, optimizer, window_index, input_ids, targets_for(n % 3), criterion, bf16, micro)
+            if n >= args.warmup: times[name].append(time.perf_counter() - t0)
+            losses[name].append(loss)
+    base = statistics.median(times["fp32"])
+    native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    print(f"# bench_precision: batch {args.batch} x {args.seq}, vocab {vocab}, {args.steps} steps "
+          f"({args.warmup} untimed), {torch.get_num_threads()} threads, native CPU bf16: {native}")
+    print("| variant | median step s | x fp32 time | max rel. loss diff vs fp32 | last-step loss | fp32 last-step loss |")
+    print("|---|---|---|---|---|---|")
+    for name in variants:
+        rel = max(abs(a - b) / abs(b) for a, b in zip(losses[name], losses["fp32"]))
+        med = statistics.median(times[name])
+        print(f"| {name} | {med:.3f} | {med / base:.2f} | {rel:.2e} | {losses[name][-1]:.4f} | {losses['fp32'][-1]:.4f} |")
+
+if __name__ == "__main__": main()
