@@ -34,11 +34,11 @@ from distill_edu.cache import teacher_cache
 from distill_edu.criteria import SparseKDCriterion
 from distill_edu.onpolicy import OnPolicySource, on_policy_criterion, rollout_metrics, continuation_scores
 
-# Where each set-up's text comes from, and its α (0: the JSD alone; 1: NLL on the tokens alone). "teacher samples, JSD"
+# Where each set-up's text comes from, and its α (0: the JSD alone; 1: NLL on the tokens alone). "teacher samples + JSD"
 # is the JSD on the teacher's continuations (it was called "seq-KD" before); "seq-KD" proper (Kim & Rush 2016) is the
 # NLL of the teacher's outputs, α = 1 on the same continuations.
 SETUPS = {"teacher-forced": dict(lmbda=0.0, seq_kd=False), "on-policy λ=0.5": dict(lmbda=0.5, seq_kd=False),
-          "on-policy λ=1": dict(lmbda=1.0, seq_kd=False), "teacher samples, JSD": dict(lmbda=0.0, seq_kd=True),
+          "on-policy λ=1": dict(lmbda=1.0, seq_kd=False), "teacher samples + JSD": dict(lmbda=0.0, seq_kd=True),
           "seq-KD (NLL)": dict(lmbda=0.0, seq_kd=True, alpha=1.0)}
 
 
