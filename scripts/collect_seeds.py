@@ -93,7 +93,8 @@ def collect_regime(runs: Path, out: Path):
             final = curve.loc[curve.step.idxmax()]
             rows.append(regime_row(0, regime, final, final["checkpoint"], test0))
     for seed, d in seed_dirs(runs / "regime").items():
-        test = pd.read_csv(d / "test" / "eval.csv") if (d / "test" / "eval.csv").exists() else pd.DataFrame()
+        scored = sorted(d.glob("*/alpha*/test/eval.csv")) + sorted(d.glob("test/eval.csv"))
+        test = pd.concat([pd.read_csv(f) for f in scored]) if scored else pd.DataFrame()
         for folder, regime in REGIMES.items():
             for sweep_csv in sorted((d / folder).glob("alpha*/sweep.csv")):
                 sweep = pd.read_csv(sweep_csv, keep_default_na=False)
@@ -102,6 +103,12 @@ def collect_regime(runs: Path, out: Path):
                                  else final["checkpoint"])
                 rows.append(regime_row(seed, regime, final, checkpoint, test))
     table = pd.DataFrame(rows)
+    if (out / "seeds.csv").exists():   # keep the rows of earlier sessions whose runs are not under `runs` any more
+        earlier = pd.read_csv(out / "seeds.csv")
+        key = ["seed", "regime", "run"]
+        here = table.set_index(key).index
+        kept = earlier[~earlier.set_index(key).index.isin(here)]
+        table = pd.concat([table, kept]).sort_values(["seed", "regime", "alpha"], kind="stable")
     table.to_csv(out / "seeds.csv", index=False)
     metrics = [c for c in table.columns if c.startswith(("val_", "test_"))]
     spread(table, ["regime", "run"], metrics).to_csv(out / "seeds_summary.csv", index=False)

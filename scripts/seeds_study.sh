@@ -16,6 +16,20 @@ PART=${1:?usage: seeds_study.sh demo|onpolicy|regime}
 R=${R:-runs/seeds}
 SEEDS=${SEEDS:-"0 1 2"}
 
+# saved SEED [REGIME RUN]: true when nbs/ already holds that result (a demo seed, or a regime run with its test score)
+saved() {
+  python - "$@" <<'PY'
+import sys, pandas as pd
+seed = int(sys.argv[1])
+if len(sys.argv) == 2:
+    table = pd.read_csv("nbs/demo/comparison.csv")
+    sys.exit(0 if (table.seed == seed).any() else 1)
+table = pd.read_csv("nbs/regimes/seeds.csv")
+row = table[(table.seed == seed) & (table.regime == sys.argv[2]) & (table.run == sys.argv[3])]
+sys.exit(0 if len(row) and row.test_ppl.notna().all() else 1)
+PY
+}
+
 # run MARKER COMMAND...: runs COMMAND unless MARKER (its last result file) exists
 run() {
   local marker=$1; shift
@@ -27,13 +41,18 @@ run() {
 case $PART in
 demo)
   for s in $SEEDS; do
+    if saved "$s"; then echo "=== skip (saved in nbs/demo): demo seed $s"; continue; fi
     run "$R/demo/seed$s/comparison.csv" \
       distill-edu train --teacher smollm2-135m --data movie-reviews --mode demo --seed "$s" --no-progress --out "$R/demo/seed$s"
   done ;;
 onpolicy)
   for s in $SEEDS; do
-    # the script itself skips the set-ups already in its CSV
+    # the script itself skips the set-ups already in its CSV; start that CSV from the rows saved in nbs/
     mkdir -p "$R/onpolicy"
+    if [ ! -e "$R/onpolicy/seed$s.csv" ] && [ -e nbs/on_policy/results.csv ]; then
+      python -c "import pandas as pd, sys; t = pd.read_csv('nbs/on_policy/results.csv'); t = t[t.seed == $s]; len(t) and t.to_csv('$R/onpolicy/seed$s.csv', index=False)"
+      [ -e "nbs/on_policy/seed$s.json" ] && cp "nbs/on_policy/seed$s.json" "$R/onpolicy/seed$s.json"
+    fi
     python scripts/onpolicy_run.py --seed "$s" --steps 32 --timing-steps 0 --tmp "$R/onpolicy/tmp" --out "$R/onpolicy/seed$s"
   done ;;
 regime)
@@ -41,23 +60,30 @@ regime)
   for s in $SEEDS; do
     if [ "$s" = 0 ]; then continue; fi   # seed 0 is scripts/regime_study.sh's
     d=$R/regime/seed$s
+    # score_test FOLDER: the run's checkpoint on this seed's test windows (the 128 held-out windows after the 64
+    # validation ones), right after training, so a later session needs no checkpoint of this one
+    score_test() {
+      run "$1/test/eval.csv" \
+        distill-edu evaluate "$1"/*/checkpoint.pt \
+          --teacher smollm2-135m --reviews 5000 --stride 128 --context-size 128 --teacher-dtype auto --seed "$s" \
+          --no-progress --eval-skip 64 --eval-windows 128 --out "$1/test"
+    }
     # (a) one pass, one sweep per alpha: they share one sparse cache (keyed by teacher, windows and settings)
     for a in 0 0.5 1; do
+      if saved "$s" "one pass" "alpha=$a kld T=1"; then echo "=== skip (saved in nbs/regimes): one pass alpha $a seed $s"; continue; fi
       run "$d/one-pass/alpha$a/sweep.csv" \
         distill-edu sweep $COMMON --seed "$s" --max-windows 3200 --epochs 1 --max-steps 200 --eval-every 50 \
           --teacher-cache sparse --alphas $a --soft-losses kld --temperatures 1 --out "$d/one-pass/alpha$a"
+      score_test "$d/one-pass/alpha$a"
     done
     # (b) data-limited: 320 windows, 10 epochs
     for a in 0 1; do
+      if saved "$s" "data-limited" "alpha=$a kld T=1"; then echo "=== skip (saved in nbs/regimes): data-limited alpha $a seed $s"; continue; fi
       run "$d/data-limited/alpha$a/sweep.csv" \
         distill-edu sweep $COMMON --seed "$s" --max-windows 320 --epochs 10 --max-steps 200 --eval-every 25 \
           --teacher-cache sparse --alphas $a --soft-losses kld --temperatures 1 --out "$d/data-limited/alpha$a"
+      score_test "$d/data-limited/alpha$a"
     done
-    # the test windows: the 128 held-out windows after the 64 validation ones, of this seed's split
-    run "$d/test/eval.csv" \
-      distill-edu evaluate "$d"/one-pass/*/*/checkpoint.pt "$d"/data-limited/*/*/checkpoint.pt \
-        --teacher smollm2-135m --reviews 5000 --stride 128 --context-size 128 --teacher-dtype auto --seed "$s" \
-        --no-progress --eval-skip 64 --eval-windows 128 --out "$d/test"
   done ;;
 *) echo "unknown part $PART: demo, onpolicy or regime" >&2; exit 2 ;;
 esac
