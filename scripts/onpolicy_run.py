@@ -141,6 +141,9 @@ def main():
         print(f"{name}: {rows[-1]}", flush=True)
 
     finished = {r["setup"] for r in rows}
+    timing_missing = args.timing_steps and "s_per_step_teacher_forced" not in meta
+    if finished >= {"start (warm-up)", *args.setups.split(",")} and not timing_missing:
+        return print(f"seed {args.seed}: every set-up is already in {out.with_suffix('.csv')}", flush=True)
     start_file = Path(args.tmp) / f"seed{args.seed}-warmup.pt"
     student = make_student(tok, n_positions=args.context, seed=args.seed)
     wall = float("nan")   # the warm-up's time, unknown when its weights are reused
