@@ -8,7 +8,7 @@ import math
 import pandas as pd
 
 # %% auto #0
-__all__ = ['paired_changes', 'is_finding', 'spread', 'mean_sd']
+__all__ = ['paired_changes', 'is_finding', 'spread', 'mean_sd', 'change_text', 'seed_summary']
 
 # %% ../nbs/26_evidence.ipynb #125e45e3
 def paired_changes(table:pd.DataFrame, # one row per (seed, run), e.g. a study's results with a `seed` column
@@ -55,3 +55,24 @@ def mean_sd(values, # the per-seed values of one quantity
     sd = v.std()
     sd_text = "?" if math.isnan(sd) else fmt.format(sd).lstrip("+")
     return f"{fmt.format(v.mean())} ± {sd_text}"
+
+# %% ../nbs/26_evidence.ipynb #2f795c09
+def change_text(values # the per-seed changes of one comparison
+               )->str:
+    "'mean ± sd' of per-seed changes in per cent, with ' ✓' when they make a finding."
+    return mean_sd(values, "{:+.1%}") + (" ✓" if is_finding(values) else "")
+
+def seed_summary(table:pd.DataFrame, # one row per (seed, run)
+                 baseline:str, # the run the changes are measured against
+                 metrics:dict, # {column: format}, e.g. {"test_ppl": "{:.0f}", "test_kl": "{:.3f}"}
+                 run:str="run", # the column naming the set-up
+                 seed:str="seed" # the column naming the seed
+                )->pd.DataFrame:
+    "Per run: each metric's mean ± sd over seeds, the number of seeds, and each metric's paired change against `baseline`."
+    by_run = table.groupby(run, sort=False)
+    out = pd.DataFrame({column: by_run[column].apply(lambda v, f=fmt: mean_sd(v, f)) for column, fmt in metrics.items()})
+    out["seeds"] = by_run[seed].nunique()
+    for column in metrics:
+        changes = paired_changes(table, column, baseline, run, seed)
+        out[f"{column} vs {baseline}"] = pd.Series({name: change_text(changes[name]) for name in changes if name != baseline})
+    return out
