@@ -17,7 +17,9 @@ Each student (and the warm-up start) is scored on
 Writes OUT.csv (one row per set-up) and OUT.json (metadata, position curves, samples, step timings)
 after every run, so a stopped job leaves what it finished.
 
-    nice -n 5 python scripts/onpolicy_run.py --out nbs/on_policy_results > /tmp/onpolicy.log 2>&1 &
+    nice -n 5 python scripts/onpolicy_run.py --seed 0 --out runs/onpolicy/seed0 > /tmp/onpolicy.log 2>&1 &
+
+(scripts/seeds_study.sh onpolicy runs it for seeds 0, 1 and 2; scripts/collect_seeds.py copies the tables to nbs/on_policy/)
 """
 import argparse, json, os, platform, sys, time
 from pathlib import Path
@@ -101,7 +103,7 @@ def main():
     p.add_argument("--setups", default=",".join(SETUPS))
     p.add_argument("--data", default=None)
     p.add_argument("--tmp", default="/tmp/onpolicy_run")
-    p.add_argument("--out", default="nbs/on_policy_results")
+    p.add_argument("--out", default="runs/onpolicy/seed0")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the student's init, the batch order and the sampling")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
