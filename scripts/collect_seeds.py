@@ -52,6 +52,7 @@ def collect_demo(runs: Path, out: Path):
     comparison = pd.concat(tables["comparison"])
     spread(comparison, ["metric"], ["hard-label", "distilled", "difference %"]).to_csv(out / "summary.csv", index=False)
     print(f"demo: seeds {sorted(seeds)} -> {out}")
+    return True
 
 
 def collect_onpolicy(runs: Path, out: Path):
@@ -59,13 +60,18 @@ def collect_onpolicy(runs: Path, out: Path):
     files = sorted((runs / "onpolicy").glob("seed*.csv"))
     if not files: return print("on-policy: no seed yet")
     out.mkdir(parents=True, exist_ok=True)
-    pd.concat([pd.read_csv(f) for f in files]).to_csv(out / "results.csv", index=False)
+    table = pd.concat([pd.read_csv(f) for f in files])
+    if (out / "results.csv").exists():   # keep the seeds of earlier sessions that are not under `runs` any more
+        earlier = pd.read_csv(out / "results.csv")
+        table = pd.concat([table, earlier[~earlier.seed.isin(table.seed)]]).sort_values("seed", kind="stable")
+    table.to_csv(out / "results.csv", index=False)
     for f in files:
         if not f.with_suffix(".json").exists(): continue
         meta = json.loads(f.with_suffix(".json").read_text())
         meta["data"] = "IMDB reviews from $DISTILL_EDU_IMDB"   # no machine path in the saved results
         (out / f.with_suffix(".json").name).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
     print(f"on-policy: {[f.stem for f in files]} -> {out}")
+    return True
 
 
 REGIMES = {"one-pass": "one pass", "data-limited": "data-limited"}
@@ -113,21 +119,29 @@ def collect_regime(runs: Path, out: Path):
     metrics = [c for c in table.columns if c.startswith(("val_", "test_"))]
     spread(table, ["regime", "run"], metrics).to_csv(out / "seeds_summary.csv", index=False)
     print(f"regime: {len(table)} runs, seeds {sorted(map(int, table.seed.unique()))} -> {out}")
+    return True
+
+
+def write_provenance(path: Path, cpu: str):
+    "provenance.json of a collected part; the CPUs of every session that added results to it are kept."
+    earlier = json.loads(path.read_text()) if path.exists() else {}
+    cpus = earlier.get("cpus") or ([earlier["device"].split("CPU (", 1)[1].split("), one thread")[0]] if "device" in earlier else [])
+    cpus = list(dict.fromkeys([*cpus, cpu]))
+    provenance = {"produced by": "bash scripts/seeds_study.sh demo|onpolicy|regime; python scripts/collect_seeds.py",
+                  "teacher": "SmolLM2-135M-Instruct (the bundled Q4_1 GGUF, dequantized), bfloat16 where the CPU has native bf16",
+                  "device": "CPU, one thread per run, niced, sharing the machine with other work",
+                  "cpus": cpus,   # the seeds ran in several sessions, not always on the same CPU model
+                  "seeds": "0, 1, 2: each sets the split, the student's initial weights and the batch order",
+                  "collected": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    path.write_text(json.dumps(provenance, indent=1) + "\n")
 
 
 def main():
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/seeds")
-    collect_demo(runs, NBS / "demo")
-    collect_onpolicy(runs, NBS / "on_policy")
-    collect_regime(runs, NBS / "regimes")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-    provenance = {"produced by": "bash scripts/seeds_study.sh demo|onpolicy|regime; python scripts/collect_seeds.py",
-                  "teacher": "SmolLM2-135M-Instruct (the bundled Q4_1 GGUF, dequantized), bfloat16 where the CPU has native bf16",
-                  "device": f"CPU ({cpu}), one thread per run, niced, sharing the machine with other work",
-                  "seeds": "0, 1, 2: each sets the split, the student's initial weights and the batch order",
-                  "collected": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    for folder in (NBS / "demo", NBS / "on_policy"):
-        if folder.exists(): (folder / "provenance.json").write_text(json.dumps(provenance, indent=1) + "\n")
+    if collect_demo(runs, NBS / "demo"): write_provenance(NBS / "demo" / "provenance.json", cpu)
+    if collect_onpolicy(runs, NBS / "on_policy"): write_provenance(NBS / "on_policy" / "provenance.json", cpu)
+    if collect_regime(runs, NBS / "regimes"): write_provenance(NBS / "regimes" / "seeds_provenance.json", cpu)
 
 
 if __name__ == "__main__":
