@@ -19,11 +19,11 @@ __all__ = ['SweepConfig', 'sweep_temperatures', 'sweep', 'run_folder', 'plot_swe
 # %% ../nbs/25_sweep.ipynb #5e3c0f01
 @dataclass
 class SweepConfig(TrainConfig):
-    "The training loop's settings and the grid of a sweep: one run per α × soft loss × T."
+    "A sweep's grid, on top of the training loop's settings: one run per α × soft loss × T."
     alphas: tuple[float, ...] = (0.0, 0.5, 1.0) # hard-loss weights, e.g. 0,0.5,1
     soft_losses: tuple[str, ...] = ("kld", "mse") # soft losses, e.g. kld,mse
-    temperature: float = DEFAULT_TEMPERATURE # soft-loss temperature T > 0 (several, e.g. `(1, 2)`: one run each)
-    temperatures: tuple[float, ...]|None = None # one run per alpha x soft loss x T, e.g. 1,2 (default: `temperature`)
+    temperature: float = DEFAULT_TEMPERATURE # soft-loss temperature T > 0 (several, e.g. (1, 2): one run each)
+    temperatures: tuple[float, ...]|None = None # one run per alpha x soft loss x T, e.g. 1,2 (default: --temperature)
 
 def sweep_temperatures(config:SweepConfig)->list:
     "The temperatures a sweep runs: `temperatures`, else `temperature` (one number or several)."
@@ -36,11 +36,11 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
           train_windows, # the training windows (the same order for every run)
           valid_windows, # held-out windows
           valid_source=None, # teacher source for the held-out windows (full logits); default `teacher_source`
-          config:SweepConfig|None=None, # the grid and every run's settings; `out` gets sweep.csv, sweep.png, a folder per run
+          config:SweepConfig|None=None, # the grid and every run's settings; its out folder gets sweep.csv, sweep.png, a folder per run
           make_criterion=kd_criterion, # `make_criterion(alpha, soft_loss, temperature)` -> the criterion of one run
           tokenizer=None, # for the responses to the fixed prompts
           log=print, # where progress messages go
-          **settings # `SweepConfig` fields replacing the config's, e.g. `alphas=(0, 1), epochs=2`
+          **settings # fields of the config to replace, e.g. alphas=(0, 1), epochs=2
          )->pd.DataFrame:
     "Train a fresh student per (α, soft loss, T), evaluate each on `valid_windows`; one row per evaluation, also to CSV."
     config = configure(config, SweepConfig, **settings)

@@ -155,7 +155,7 @@ class TrainConfig:
     eval_every: int|None = None # also evaluate every N steps (always after each epoch)
     progress: bool = True # progress bars
 
-def configure(config=None, # a config, e.g. a `TrainConfig` (None: `kind()`)
+def configure(config=None, # a config, e.g. a TrainConfig (None: a new one of `kind`)
               kind:type=TrainConfig, # the config class to build when `config` is None
               **settings # field names and their new values
              ):
@@ -357,12 +357,12 @@ def distill(student:nn.Module, # the student to train (e.g. `make_student(tokeni
             teacher_source, # `source(input_ids, window_index) -> TeacherTargets`, e.g. `LiveTeacher(teacher)`
             train_windows, # a Dataset of (S,) LongTensor windows
             criterion, # e.g. `kd_criterion(alpha, soft_loss, T)`: it has `needs_teacher` and `loss_from_model`
-            config:TrainConfig|None=None, # the run's settings (None: `TrainConfig()`)
+            config:TrainConfig|None=None, # the run's settings (None: the defaults)
             tokenizer=None, # to sample responses to `config.prompts` (None: no samples)
             evaluator=None, # `evaluator(student) -> dict` of held-out metrics (None: no evaluation)
             hooks:list=(), # more hooks, run after the built-in ones at each point
             log=print, # where messages and samples go (None: silent)
-            **settings # `TrainConfig` fields replacing the config's, e.g. `epochs=2`
+            **settings # fields of the config to replace, e.g. epochs=2
            )->Distilled:
     "Distil `teacher_source` into `student` on `train_windows`: `train_epoch` per epoch, hooks around it, exact resume."
     config = configure(config, **settings)
