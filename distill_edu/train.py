@@ -78,33 +78,51 @@ def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields t
                optimizer:torch.optim.Optimizer,
                scheduler=None, # optional LR scheduler, stepped after the optimizer
                clip:float|None=1.0, # max gradient norm; None disables clipping
-               device=None # where the batch goes (default: the model's device)
+               device=None, # where the batch goes (default: the model's device)
+               micro_batches:int=1, # gradient accumulation: the batch in this many parts, one backward each, one step
+               bf16:bool=False # the forward and the loss under bf16 autocast (weights, gradients, AdamW stay fp32)
               )->dict:
     "One optimizer step on one batch; returns its record: loss, the criterion's parts, lr, grad_norm."
     window_index, input_ids = batch
     input_ids = input_ids.to(device or next(model.parameters()).device)
-    # with alpha = 1 the teacher is never asked: its targets would be thrown away
-    targets = source(input_ids, window_index) if criterion.needs_teacher else None
-    loss, parts = criterion.loss_from_model(model, input_ids, targets)
+    parts_of_batch = [(window_index, input_ids)]
+    if micro_batches > 1: parts_of_batch = list(zip(torch.as_tensor(window_index).chunk(micro_batches), input_ids.chunk(micro_batches)))
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    records = []
+    for part_index, part_ids in parts_of_batch:
+        # with alpha = 1 the teacher is never asked: its targets would be thrown away
+        targets = source(part_ids, part_index) if criterion.needs_teacher else None
+        with torch.autocast(part_ids.device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss, parts = criterion.loss_from_model(model, part_ids, targets)
+        # each part's loss is a mean over its positions: divided by the number of parts, the gradients add up to the batch's
+        (loss / len(parts_of_batch)).backward()
+        records.append({"loss": loss.item(), **parts})
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip else float("inf"))
     optimizer.step()
     if scheduler is not None: scheduler.step()
-    return {"loss": loss.item(), **parts, "lr": optimizer.param_groups[0]["lr"], "grad_norm": grad_norm.item()}
+    return {**_mean_record(records), "lr": optimizer.param_groups[0]["lr"], "grad_norm": grad_norm.item()}
+
+def _mean_record(records:list)->dict:
+    "The mean of each number over the parts' records (other values: the first part's); one record is itself."
+    if len(records) == 1: return records[0]
+    def mean(key):
+        values = [record[key] for record in records]
+        return sum(values) / len(values) if all(isinstance(v, (int, float)) for v in values) else values[0]
+    return {key: mean(key) for key in records[0]}
 
 # %% ../nbs/20_train.ipynb #cf7eb4c0
 def train_epoch(loader, # yields (window_index, input_ids) batches
                 teacher_source, # `source(input_ids, window_index) -> TeacherTargets`, e.g. `LiveTeacher(teacher)`
                 student:nn.Module, # the model being trained (may be wrapped in DDP)
-                criterion, # `criterion(student_logits, labels, targets, mask) -> (total, parts)`
+                criterion, # a KDCriterion, e.g. kd_criterion(alpha, soft_loss, T)
                 optimizer:torch.optim.Optimizer,
                 scheduler=None, # optional LR scheduler, stepped after every optimizer step
                 clip:float|None=1.0, # max gradient norm; None disables clipping
                 device=None, # where the batches go (default: the student's device)
                 on_step=None, # called with each step's record; returning True stops the epoch
                 progress:bool=True, # show a tqdm bar with the running loss
-                desc:str="train" # the bar's label
+                desc:str="train", # the bar's label
+                **step_options # train_step's micro_batches and bf16
                )->list:
     "Train `student` for one pass over `loader`; one `train_step` record per optimizer step."
     device = device or next(student.parameters()).device
@@ -112,11 +130,11 @@ def train_epoch(loader, # yields (window_index, input_ids) batches
     records, total = [], 0.0
     bar = tqdm(loader, desc=desc, disable=not progress, leave=True, mininterval=1.0)
     for batch in bar:
-        rec = train_step(batch, teacher_source, student, criterion, optimizer, scheduler, clip, device)
-        records.append(rec)
-        total += rec["loss"]
-        bar.set_postfix(loss=f"{total / len(records):.4f}", last=f"{rec['loss']:.4f}")
-        if on_step is not None and on_step(rec): break
+        record = train_step(batch, teacher_source, student, criterion, optimizer, scheduler, clip, device, **step_options)
+        records.append(record)
+        total += record["loss"]
+        bar.set_postfix(loss=f"{total / len(records):.4f}", last=f"{record['loss']:.4f}")
+        if on_step is not None and on_step(record): break
     bar.close()
     return records
 
@@ -154,6 +172,8 @@ class TrainConfig:
     sample_tokens: int = 30 # new tokens per sample (the command line: at most half the context)
     eval_every: int|None = None # also evaluate every N steps (always after each epoch)
     progress: bool = True # progress bars
+    micro_batches: int = 1 # gradient accumulation: each batch in this many parts, one backward each (less memory, the same step)
+    bf16: bool = False # the student's forward and loss under bf16 autocast (weights, gradients and AdamW stay fp32)
 
 def configure(config=None, # a config, e.g. a TrainConfig (None: a new one of `kind`)
               kind:type=TrainConfig, # the config class to build when `config` is None
@@ -366,11 +386,14 @@ def distill(student:nn.Module, # the student to train (e.g. `make_student(tokeni
            )->Distilled:
     "Distil `teacher_source` into `student` on `train_windows`: `train_epoch` per epoch, hooks around it, exact resume."
     config = configure(config, **settings)
+    if config.batch_size % config.micro_batches:
+        raise ValueError(f"batch_size {config.batch_size} is not a multiple of micro_batches {config.micro_batches}")
     rank, world = _dist()
     say = log if (log and rank == 0) else _silent
     device, model = _place(student, config.device, world)
     optimizer = make_optimizer(student, config.lr, config.betas, config.weight_decay)
     scheduler = warmup_schedule(optimizer, config.warmup_steps)
+    # what a checkpoint records, so that a resume that would not continue this run is refused
     run = {"batch_size": config.batch_size, "seed": config.seed, "shuffle": config.shuffle, "world_size": world,
            "n_windows": len(train_windows), "criterion": repr(criterion)}
     n_batches = len(EpochBatches(len(train_windows), config.batch_size, 0, config.seed, config.shuffle, 0, rank, world))
@@ -398,7 +421,8 @@ def distill(student:nn.Module, # the student to train (e.g. `make_student(tokeni
         # state.batch > 0 only in the epoch a resume continues: its first batches are skipped
         loader = make_loader(train_windows, config.batch_size, epoch, config.seed, config.shuffle, state.batch, rank, world)
         train_epoch(loader, teacher_source, model, criterion, optimizer, scheduler, config.clip, device, on_step,
-                    progress=config.progress and rank == 0, desc=f"epoch {epoch + 1}/{config.epochs}")
+                    progress=config.progress and rank == 0, desc=f"epoch {epoch + 1}/{config.epochs}",
+                    micro_batches=config.micro_batches, bf16=config.bf16)
         # an epoch that ran to its end: the next run (or resume) starts the next one
         if state.batch >= n_batches: state.epoch, state.batch = epoch + 1, 0
         call("after_epoch")
