@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_train.ipynb #2dabef2e
 from __future__ import annotations
-import os
+import contextlib, os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 import numpy as np
@@ -92,8 +92,9 @@ def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields t
     for part_index, part_ids in parts_of_batch:
         # with alpha = 1 the teacher is never asked: its targets would be thrown away
         targets = source(part_ids, part_index) if criterion.needs_teacher else None
-        with torch.autocast(part_ids.device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss, parts = criterion.loss_from_model(model, part_ids, targets)
+        # bf16: the matrix products of the forward in bfloat16; off, no autocast context at all
+        precision = torch.autocast(part_ids.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with precision: loss, parts = criterion.loss_from_model(model, part_ids, targets)
         # each part's loss is a mean over its positions: divided by the number of parts, the gradients add up to the batch's
         (loss / len(parts_of_batch)).backward()
         records.append({"loss": loss.item(), **parts})
@@ -214,7 +215,6 @@ def warmup_schedule(optimizer, warmup_steps:int=0):
 
 def _own_rng(seed:int):
     "A context with its own random state seeded with `seed`; the caller's state is restored afterwards."
-    import contextlib
     @contextlib.contextmanager
     def ctx():
         with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
