@@ -49,6 +49,7 @@ def teacher_dtype(choice:str|None, # "auto", "float32", "bfloat16" (None: float3
         choice = "bfloat16" if native else "float32"
     return getattr(torch, choice)
 
+# %% ../nbs/40_cli.ipynb #c40c0f16
 def _load(a:RunConfig, device, phases=None):
     "(tokenizer, teacher) for `a.teacher`, each load timed in `phases`; a bad teacher becomes a `CLIError`."
     phases = phases or Phases()
