@@ -3,10 +3,11 @@
 The course's student (GPT-2 256/4/4, vocabulary 50,257, context 128) trains for `--steps` optimizer steps on the
 same batches from the same initial weights, three ways, interleaved step by step:
 
-- fp32: `train_step`'s computation as it is;
-- bf16 autocast: the student's forward and the criterion under `torch.autocast("cpu", torch.bfloat16)`
-  (the weights, the optimizer and the gradients stay fp32; the criterion computes its softmaxes in fp32);
-- accumulation: the same batch as `--micro` micro-batches, each loss divided by their number, one optimizer step.
+- fp32: `train_step` with its defaults;
+- bf16 autocast: `train_step(..., bf16=True)` (`TrainConfig.bf16`, `--bf16`): the student's forward and the
+  criterion under `torch.autocast("cpu", torch.bfloat16)` (the weights, the optimizer and the gradients stay fp32);
+- accumulation: `train_step(..., micro_batches=--micro)` (`TrainConfig.micro_batches`, `--micro-batches`): the same
+  batch as micro-batches, each loss divided by their number, one optimizer step.
 
 The teacher's targets are full logits of a small random GPT-2 of the same vocabulary, computed once per batch
 (the teacher's cost is not what is measured). The criterion is the default, `kd_criterion(0.5, "kld", 1.0)`.
@@ -22,22 +23,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from distill_edu.models import make_student
 from distill_edu.targets import LiveTeacher, TeacherTargets
 from distill_edu.criteria import kd_criterion
-from distill_edu.train import make_optimizer
-
-def step(model, optimizer, window_index, input_ids, targets_of, criterion, bf16:bool, micro:int)->float:
-    "One optimizer step on `input_ids`, as `micro` micro-batches, the forward under bf16 autocast if asked; the loss."
-    optimizer.zero_grad(set_to_none=True)
-    loss_sum = 0.0
-    for part_index, part_ids in zip(window_index.chunk(micro), input_ids.chunk(micro)):
-        targets = targets_of(part_index, part_ids)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss, _ = criterion.loss_from_model(model, part_ids, targets)
-        # each micro-batch is a mean over its own positions: dividing by their number gives the batch's mean
-        (loss / micro).backward()
-        loss_sum += loss.item() / micro
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    return loss_sum
+from distill_edu.train import make_optimizer, train_step
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,7 +46,7 @@ def main():
     def targets_for(batch_number):
         "The teacher source of one batch: its rows of the precomputed logits."
         first = batch_number * args.batch
-        return lambda index, ids: TeacherTargets(logits=logits[batch_number][index - first])
+        return lambda ids, index: TeacherTargets(logits=logits[batch_number][index - first])
     criterion = kd_criterion(0.5, "kld", 1.0)
     variants = {"fp32": (False, 1), "bf16 autocast": (True, 1), f"accumulation {args.micro} x {args.batch // args.micro}": (False, args.micro)}
     state = {}
@@ -76,7 +62,8 @@ def main():
             student, optimizer = state[name]
             torch.manual_seed(1000 + n)   # the same dropout masks for every variant at this step
             t0 = time.perf_counter()
-            loss = step(student, optimizer, window_index, input_ids, targets_for(n % 3), criterion, bf16, micro)
+            loss = train_step((window_index, input_ids), targets_for(n % 3), student, criterion, optimizer, clip=1.0,
+                              micro_batches=micro, bf16=bf16)["loss"]
             if n >= args.warmup: times[name].append(time.perf_counter() - t0)
             losses[name].append(loss)
     base = statistics.median(times["fp32"])

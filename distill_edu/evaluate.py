@@ -15,7 +15,7 @@ from .models import forward_windows
 from .train import make_loader
 
 # %% auto #0
-__all__ = ['evaluate', 'curves', 'plot_curves']
+__all__ = ['COMPARED', 'evaluate', 'curves', 'plot_curves', 'comparison', 'MemoSource', 'plot_comparison']
 
 # %% ../nbs/21_evaluate.ipynb #ce248e27
 @torch.inference_mode()
@@ -83,6 +83,44 @@ def plot_curves(df:pd.DataFrame, # `curves(...)` output (needs run, kind, step, 
         b.axhline(ev.teacher_ppl.dropna().iloc[0], ls="--", c="gray", label="teacher")
     b.set(xlabel="optimizer step", ylabel="held-out perplexity", yscale="log", title="held-out student perplexity")
     b.legend(fontsize=8)
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/21_evaluate.ipynb #c15b0a05
+COMPARED = {"student_ppl": "held-out perplexity", "kl": "KL(teacher ‖ student), nats/token", "top1": "top-1 agreement with the teacher"}
+
+def comparison(distilled:dict, # held-out metrics of the distilled student (what evaluate returns)
+               hard:dict # held-out metrics of the hard-label student
+              )->pd.DataFrame:
+    "Held-out perplexity, KL and top-1 agreement of both students, and the difference in % of the hard-label value."
+    rows = [{"metric": name, "hard-label": hard[k], "distilled": distilled[k],
+             "difference %": 100 * (distilled[k] - hard[k]) / hard[k] if hard[k] else float("nan")} for k, name in COMPARED.items()]
+    return pd.DataFrame(rows).set_index("metric")
+
+class MemoSource:
+    "A teacher source that computes each batch of windows once and then serves it from memory (for small held-out sets)."
+    def __init__(self, source # a teacher source: source(input_ids, window_index) -> TeacherTargets
+                ): self.source, self.seen = source, {}
+    def __call__(self, input_ids, window_index):
+        key = tuple(torch.as_tensor(window_index).tolist())
+        if key not in self.seen: self.seen[key] = self.source(input_ids, window_index)
+        return self.seen[key]
+
+def plot_comparison(df:pd.DataFrame, # what curves({...}) returns for the runs, with the hard column in the training rows
+                    smooth:int=10, title:str|None=None):
+    "Training cross-entropy on the labels, held-out perplexity and held-out KL(teacher ‖ student) against the step, one line per run."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 3, figsize=(15, 3.8))
+    tr, ev = df[df.kind == "train"], df[df.kind == "eval"]
+    for name, g in tr.groupby("run", sort=False): axs[0].plot(g.step, g.hard.rolling(smooth, min_periods=1).mean(), label=name)
+    for ax, col in zip(axs[1:], ("student_ppl", "kl")):
+        for name, g in ev.groupby("run", sort=False): ax.plot(g.step, g[col], marker="o", label=name)
+    axs[1].axhline(ev.teacher_ppl.dropna().iloc[0], ls="--", c="gray", label="teacher")
+    for ax, yl, t in zip(axs, (f"cross-entropy (rolling mean of {smooth})", "perplexity", "nats per token"),
+                         ("training loss on the labels", "held-out perplexity", "held-out KL(teacher ‖ student)")):
+        ax.set(xlabel="optimizer step", ylabel=yl, title=t); ax.legend(fontsize=8)
+    axs[1].set_yscale("log")
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -4,12 +4,13 @@
 
 # %% ../nbs/24_performance.ipynb #d9041048
 from __future__ import annotations
-import ctypes, json, os, platform, re, statistics, time
+import contextlib, ctypes, json, os, platform, re, statistics, time
 from pathlib import Path
+import pandas as pd
 import torch
 
 # %% auto #0
-__all__ = ['release_freed_memory', 'rss', 'PeakMemory', 'median_time', 'machine', 'save_results', 'load_results']
+__all__ = ['release_freed_memory', 'rss', 'PeakMemory', 'median_time', 'machine', 'save_results', 'load_results', 'Phases']
 
 # %% ../nbs/24_performance.ipynb #25f9f145
 def release_freed_memory(threshold:int=1 << 20 # blocks at least this large are mmapped, so freeing returns them
@@ -86,3 +87,25 @@ def load_results(name:str, # file stem, e.g. "step"
     if not path.exists(): return None
     d = json.loads(path.read_text())
     return d["header"], pd.DataFrame(d["rows"])
+
+# %% ../nbs/24_performance.ipynb #c15b0a02
+class Phases:
+    "Wall-clock (`time.perf_counter`) and CPU (`time.process_time`, all threads) seconds per named phase, added up over repeated entries."
+    def __init__(self): self.secs, self.cpu = {}, {}
+
+    @contextlib.contextmanager
+    def __call__(self, name:str # the phase; time spent in it again is added
+                ):
+        t0, c0 = time.perf_counter(), time.process_time()
+        try: yield
+        finally:
+            self.secs[name] = self.secs.get(name, 0.0) + time.perf_counter() - t0
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c0
+
+    def table(self)->pd.DataFrame:
+        "One row per phase, in the order the phases first ran: wall seconds, share of the total, CPU seconds; and a total row."
+        s, c = pd.Series(self.secs), pd.Series(self.cpu).reindex(list(self.secs)).fillna(0.0)
+        t = pd.DataFrame({"seconds": s, "share %": 100 * s / s.sum(), "cpu seconds": c})
+        t.loc["total"] = [s.sum(), 100.0, c.sum()]
+        return t.round(1)
+

@@ -5,15 +5,30 @@
 # %% ../nbs/25_sweep.ipynb #572cdb4e
 from __future__ import annotations
 import time
+from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd
 from .core import DEFAULT_TEMPERATURE
-from .train import distill
+from .train import TrainConfig, configure, distill
 from .evaluate import evaluate
 from .criteria import kd_criterion
 
 # %% auto #0
-__all__ = ['sweep', 'run_folder', 'plot_sweep']
+__all__ = ['SweepConfig', 'sweep_temperatures', 'sweep', 'run_folder', 'plot_sweep']
+
+# %% ../nbs/25_sweep.ipynb #5e3c0f01
+@dataclass
+class SweepConfig(TrainConfig):
+    "A sweep's grid, on top of the training loop's settings: one run per α × soft loss × T."
+    alphas: tuple[float, ...] = (0.0, 0.5, 1.0) # hard-loss weights, e.g. 0,0.5,1
+    soft_losses: tuple[str, ...] = ("kld", "mse") # soft losses, e.g. kld,mse
+    temperature: float = DEFAULT_TEMPERATURE # soft-loss temperature T > 0 (several, e.g. (1, 2): one run each)
+    temperatures: tuple[float, ...]|None = None # one run per alpha x soft loss x T, e.g. 1,2 (default: --temperature)
+
+def sweep_temperatures(config:SweepConfig)->list:
+    "The temperatures a sweep runs: `temperatures`, else `temperature` (one number or several)."
+    chosen = config.temperatures or config.temperature
+    return [chosen] if isinstance(chosen, (int, float)) else list(chosen)
 
 # %% ../nbs/25_sweep.ipynb #7c4e43ee
 def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so every run starts equal
@@ -21,57 +36,61 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
           train_windows, # the training windows (the same order for every run)
           valid_windows, # held-out windows
           valid_source=None, # teacher source for the held-out windows (full logits); default `teacher_source`
-          alphas=(0.0, 0.5, 1.0), # hard-loss weights
-          soft_losses=("kld", "mse"), # soft losses
-          temperature=DEFAULT_TEMPERATURE, # soft-loss temperature, or several (e.g. `(1, 2)`): one run per α × soft loss × T
+          config:SweepConfig|None=None, # the grid and every run's settings; its out folder gets sweep.csv, sweep.png, a folder per run
           make_criterion=kd_criterion, # `make_criterion(alpha, soft_loss, temperature)` -> the criterion of one run
-          out:str|Path|None=None, # folder for sweep.csv, sweep.png and one checkpoint folder per run
           tokenizer=None, # for the responses to the fixed prompts
-          eval_batch_size:int=8, max_valid:int|None=None, # held-out evaluation settings
           log=print, # where progress messages go
-          **kwargs # passed to distill: epochs, batch_size, max_steps, eval_every, lr, seed, device, ...
+          **settings # fields of the config to replace, e.g. alphas=(0, 1), epochs=2
          )->pd.DataFrame:
     "Train a fresh student per (α, soft loss, T), evaluate each on `valid_windows`; one row per evaluation, also to CSV."
+    config = configure(config, SweepConfig, **settings)
     valid_source = valid_source or teacher_source
-    eval_secs = [0.0]
-    def evaluator(st):
-        t = time.perf_counter()
-        try: return evaluate(st, valid_windows, valid_source, eval_batch_size, max_valid)
-        finally: eval_secs[0] += time.perf_counter() - t
-    temperatures = [temperature] if isinstance(temperature, (int, float)) else list(temperature)
+    eval_seconds = [0.0]
+    def evaluator(student):
+        started = time.perf_counter()
+        try: return evaluate(student, valid_windows, valid_source)
+        finally: eval_seconds[0] += time.perf_counter() - started
+    grid = [(a, s, t) for a in config.alphas for s in config.soft_losses for t in sweep_temperatures(config)]
     rows, done = [], {}
-    for alpha, soft, temperature in ((a, s, t) for a in alphas for s in soft_losses for t in temperatures):
+    for alpha, soft, temperature in grid:
         name = f"alpha={alpha:g} {soft} T={temperature:g}"
-        crit = make_criterion(alpha, soft, temperature)
-        key = "hard-only" if not getattr(crit, "needs_teacher", True) else name
+        criterion = make_criterion(alpha, soft, temperature)
+        # runs whose soft loss has weight 0 are one and the same run: trained once
+        key = name if getattr(criterion, "needs_teacher", True) else "hard-only"
         if key in done:
             if log: log(f"{name}: same run as {done[key][0]} (the soft loss has weight 0), recorded again")
             rows += [{**r, "run": name, "soft_loss": soft, "temperature": temperature, "shared": done[key][0]}
                      for r in done[key][1]]
             continue
         if log: log(f"--- {name}")
-        t0, eval_secs[0] = time.perf_counter(), 0.0
-        res = distill(new_student(), teacher_source, train_windows, criterion=crit, tokenizer=tokenizer,
-                      evaluator=evaluator, log=log, out=None if out is None else Path(out)/run_folder(name), **kwargs)
-        secs = time.perf_counter() - t0
-        h = res.history
-        run_rows = []
-        for _, e in res.evals.iterrows():
-            past = h[h.step <= e.step]
-            resp = res.samples[res.samples.step == e.step].response.tolist() if len(res.samples) else []
-            run_rows.append({"run": name, "alpha": alpha, "soft_loss": soft, "temperature": temperature, **e.to_dict(),
-                             "train_loss": past.loss.tail(max(1, len(past) // 10)).mean(),
-                             "train_hard": past.hard.tail(max(1, len(past) // 10)).mean(),
-                             "seconds": secs, "eval_seconds": eval_secs[0], "shared": "", "checkpoint": str(res.checkpoint or ""),
-                             **{f"response {i+1}": r for i, r in enumerate(resp)}})
+        started, eval_seconds[0] = time.perf_counter(), 0.0
+        run_out = None if config.out is None else Path(config.out)/run_folder(name)
+        # every run starts fresh: a sweep never resumes
+        result = distill(new_student(), teacher_source, train_windows, criterion, config, tokenizer=tokenizer,
+                         evaluator=evaluator, log=log, out=run_out, resume=None)
+        timing = {"seconds": time.perf_counter() - started, "eval_seconds": eval_seconds[0]}
+        run_rows = _run_rows(result, {"run": name, "alpha": alpha, "soft_loss": soft, "temperature": temperature}, timing)
         done[key] = (name, run_rows)
         rows += run_rows
-        if out is not None: _write_sweep(pd.DataFrame(rows), out)   # after every run: a long sweep keeps its results
-    df = pd.DataFrame(rows)
-    if out is not None:
-        _write_sweep(df, out)
-        if log: log(f"sweep table: {Path(out)/'sweep.csv'}\nsweep plot: {Path(out)/'sweep.png'}")
-    return df
+        if config.out is not None: _write_sweep(pd.DataFrame(rows), config.out)   # after every run: a long sweep keeps its results
+    table = pd.DataFrame(rows)
+    if config.out is not None:
+        _write_sweep(table, config.out)
+        if log: log(f"sweep table: {Path(config.out)/'sweep.csv'}\nsweep plot: {Path(config.out)/'sweep.png'}")
+    return table
+
+def _run_rows(result, run:dict, timing:dict)->list:
+    "One row per evaluation of a trained run: its metrics, the training loss before it, the timing and the samples."
+    history, rows = result.history, []
+    for _, evaluation in result.evals.iterrows():
+        past = history[history.step <= evaluation.step]
+        last = max(1, len(past) // 10)   # the mean of the last tenth of the steps: a smoothed training loss
+        samples = result.samples
+        responses = samples[samples.step == evaluation.step].response.tolist() if len(samples) else []
+        rows.append({**run, **evaluation.to_dict(), "train_loss": past.loss.tail(last).mean(),
+                     "train_hard": past.hard.tail(last).mean(), **timing, "shared": "",
+                     "checkpoint": str(result.checkpoint or ""), **{f"response {i+1}": r for i, r in enumerate(responses)}})
+    return rows
 
 def run_folder(name:str # a run's name, e.g. "alpha=0.5 kld T=2"
               )->str:

@@ -4,8 +4,8 @@
 
 # %% ../nbs/20_train.ipynb #2dabef2e
 from __future__ import annotations
-import os
-from dataclasses import dataclass, field
+import contextlib, os
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -17,8 +17,9 @@ from .models import generate_response, pick_device
 from .checkpoint import save_checkpoint, load_checkpoint
 
 # %% auto #0
-__all__ = ['PROMPTS', 'IndexedWindows', 'EpochBatches', 'make_loader', 'train_step', 'train_epoch', 'Distilled',
-           'init_distributed', 'make_optimizer', 'warmup_schedule', 'sample_responses', 'RunState', 'distill']
+__all__ = ['PROMPTS', 'IndexedWindows', 'EpochBatches', 'make_loader', 'train_step', 'train_epoch', 'Distilled', 'TrainConfig',
+           'configure', 'init_distributed', 'make_optimizer', 'warmup_schedule', 'sample_responses', 'RunState', 'Loop',
+           'Hook', 'LogEpochs', 'Samples', 'Evaluations', 'Checkpoints', 'distill']
 
 # %% ../nbs/20_train.ipynb #feea3fae
 class IndexedWindows(Dataset):
@@ -77,33 +78,52 @@ def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields t
                optimizer:torch.optim.Optimizer,
                scheduler=None, # optional LR scheduler, stepped after the optimizer
                clip:float|None=1.0, # max gradient norm; None disables clipping
-               device=None # where the batch goes (default: the model's device)
+               device=None, # where the batch goes (default: the model's device)
+               micro_batches:int=1, # gradient accumulation: the batch in this many parts, one backward each, one step
+               bf16:bool=False # the forward and the loss under bf16 autocast (weights, gradients, AdamW stay fp32)
               )->dict:
     "One optimizer step on one batch; returns its record: loss, the criterion's parts, lr, grad_norm."
     window_index, input_ids = batch
     input_ids = input_ids.to(device or next(model.parameters()).device)
-    # with alpha = 1 the teacher is never asked: its targets would be thrown away
-    targets = source(input_ids, window_index) if criterion.needs_teacher else None
-    loss, parts = criterion.loss_from_model(model, input_ids, targets)
+    parts_of_batch = [(window_index, input_ids)]
+    if micro_batches > 1: parts_of_batch = list(zip(torch.as_tensor(window_index).chunk(micro_batches), input_ids.chunk(micro_batches)))
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    records = []
+    for part_index, part_ids in parts_of_batch:
+        # with alpha = 1 the teacher is never asked: its targets would be thrown away
+        targets = source(part_ids, part_index) if criterion.needs_teacher else None
+        # bf16: the matrix products of the forward in bfloat16; off, no autocast context at all
+        precision = torch.autocast(part_ids.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with precision: loss, parts = criterion.loss_from_model(model, part_ids, targets)
+        # each part's loss is a mean over its positions: divided by the number of parts, the gradients add up to the batch's
+        (loss / len(parts_of_batch)).backward()
+        records.append({"loss": loss.item(), **parts})
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip else float("inf"))
     optimizer.step()
     if scheduler is not None: scheduler.step()
-    return {"loss": loss.item(), **parts, "lr": optimizer.param_groups[0]["lr"], "grad_norm": grad_norm.item()}
+    return {**_mean_record(records), "lr": optimizer.param_groups[0]["lr"], "grad_norm": grad_norm.item()}
+
+def _mean_record(records:list)->dict:
+    "The mean of each number over the parts' records (other values: the first part's); one record is itself."
+    if len(records) == 1: return records[0]
+    def mean(key):
+        values = [record[key] for record in records]
+        return sum(values) / len(values) if all(isinstance(v, (int, float)) for v in values) else values[0]
+    return {key: mean(key) for key in records[0]}
 
 # %% ../nbs/20_train.ipynb #cf7eb4c0
 def train_epoch(loader, # yields (window_index, input_ids) batches
                 teacher_source, # `source(input_ids, window_index) -> TeacherTargets`, e.g. `LiveTeacher(teacher)`
                 student:nn.Module, # the model being trained (may be wrapped in DDP)
-                criterion, # `criterion(student_logits, labels, targets, mask) -> (total, parts)`
+                criterion, # a KDCriterion, e.g. kd_criterion(alpha, soft_loss, T)
                 optimizer:torch.optim.Optimizer,
                 scheduler=None, # optional LR scheduler, stepped after every optimizer step
                 clip:float|None=1.0, # max gradient norm; None disables clipping
                 device=None, # where the batches go (default: the student's device)
                 on_step=None, # called with each step's record; returning True stops the epoch
                 progress:bool=True, # show a tqdm bar with the running loss
-                desc:str="train" # the bar's label
+                desc:str="train", # the bar's label
+                **step_options # train_step's micro_batches and bf16
                )->list:
     "Train `student` for one pass over `loader`; one `train_step` record per optimizer step."
     device = device or next(student.parameters()).device
@@ -111,11 +131,11 @@ def train_epoch(loader, # yields (window_index, input_ids) batches
     records, total = [], 0.0
     bar = tqdm(loader, desc=desc, disable=not progress, leave=True, mininterval=1.0)
     for batch in bar:
-        rec = train_step(batch, teacher_source, student, criterion, optimizer, scheduler, clip, device)
-        records.append(rec)
-        total += rec["loss"]
-        bar.set_postfix(loss=f"{total / len(records):.4f}", last=f"{rec['loss']:.4f}")
-        if on_step is not None and on_step(rec): break
+        record = train_step(batch, teacher_source, student, criterion, optimizer, scheduler, clip, device, **step_options)
+        records.append(record)
+        total += record["loss"]
+        bar.set_postfix(loss=f"{total / len(records):.4f}", last=f"{record['loss']:.4f}")
+        if on_step is not None and on_step(record): break
     bar.close()
     return records
 
@@ -130,6 +150,42 @@ class Distilled:
     evals: pd.DataFrame        # one row per evaluation: epoch, step and the evaluator's metrics
     samples: pd.DataFrame      # one row per (epoch, prompt): the student's response
     checkpoint: Path|None      # the last checkpoint written, if any
+
+# %% ../nbs/20_train.ipynb #c0f1a002
+@dataclass
+class TrainConfig:
+    "The training loop's settings, with the course's defaults: what `distill` reads."
+    epochs: int = 1 # passes over the training windows
+    batch_size: int = 32 # windows per optimizer step (per process under DDP)
+    max_steps: int|None = None # stop after this many optimizer steps in total
+    lr: float = 3e-4 # AdamW's learning rate
+    betas: tuple[float, ...] = (0.9, 0.95) # AdamW's betas
+    weight_decay: float = 0.1 # AdamW's weight decay, on the weight matrices only
+    clip: float|None = 1.0 # max gradient norm (None or 0: no clipping)
+    warmup_steps: int = 0 # linear warm-up of the learning rate over this many steps
+    seed: int = 0 # seed of the data order (distill seeds nothing else; the command line also seeds the split and the student)
+    shuffle: bool = True # shuffle the windows each epoch
+    device: str|None = None # cpu, cuda, mps (default: the best available)
+    out: str|None = None # output folder: checkpoint.pt (None: no checkpoints; on the command line: runs/<command>-<time>)
+    checkpoint_every: int|None = None # also checkpoint every N steps (always after each epoch)
+    resume: str|None = None # a checkpoint.pt to continue from, exactly
+    prompts: tuple[str, ...] = PROMPTS # the fixed prompts sampled before training and after each epoch
+    sample_tokens: int = 30 # new tokens per sample (the command line: at most half the context)
+    eval_every: int|None = None # also evaluate every N steps (always after each epoch)
+    progress: bool = True # progress bars
+    micro_batches: int = 1 # gradient accumulation: each batch in this many parts, one backward each (less memory, the same step)
+    bf16: bool = False # the student's forward and loss under bf16 autocast (weights, gradients and AdamW stay fp32)
+
+def configure(config=None, # a config, e.g. a TrainConfig (None: a new one of `kind`)
+              kind:type=TrainConfig, # the config class to build when `config` is None
+              **settings # field names and their new values
+             ):
+    "A copy of `config` with `settings` replacing its values; a name that is no field of it is an error."
+    config = kind() if config is None else config
+    names = {f.name for f in fields(config)}
+    unknown = sorted(set(settings) - names)
+    if unknown: raise TypeError(f"{unknown} not settings of {type(config).__name__}: use one of {sorted(names)}")
+    return replace(config, **settings)
 
 # %% ../nbs/20_train.ipynb #993cde8c
 def _dist():
@@ -159,7 +215,6 @@ def warmup_schedule(optimizer, warmup_steps:int=0):
 
 def _own_rng(seed:int):
     "A context with its own random state seeded with `seed`; the caller's state is restored afterwards."
-    import contextlib
     @contextlib.contextmanager
     def ctx():
         with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
@@ -205,37 +260,16 @@ def _resume(path, student, optimizer, scheduler, run:dict, device, say)->RunStat
     say(f"resumed from {path}: epoch {state.epoch}, batch {state.batch}, step {state.step}")
     return state
 
-def _save(path, state:RunState, student, optimizer, scheduler, run:dict)->Path|None:
-    "Write `s` and the training state to `path` (None: nothing); wait for every process."
+def _save(path, loop)->Path|None:
+    "Write the run `loop` is in to `path` (None: nothing); wait for every process."
+    state = loop.state
     if path is not None:
-        save_checkpoint(path, student, optimizer, epoch=state.epoch, step=state.step, loss=state.history[-1]["loss"] if state.history else None,
-                        position=state.position, run=run, scheduler=scheduler.state_dict(), history=state.history, evals=state.evals,
-                        samples=state.samples)
+        last_loss = state.history[-1]["loss"] if state.history else None
+        save_checkpoint(path, loop.student, loop.optimizer, epoch=state.epoch, step=state.step, loss=last_loss,
+                        position=state.position, run=loop.run, scheduler=loop.scheduler.state_dict(),
+                        history=state.history, evals=state.evals, samples=state.samples)
     if _dist()[1] > 1: torch.distributed.barrier()
     return path
-
-def _sample(state:RunState, label:str, student, tokenizer, prompts, tokens:int, seed:int, say):
-    "Record (and print) the student'state responses to `prompts`; nothing without a tokenizer."
-    if tokenizer is None: return
-    if label == "before": say("Before training:")
-    for prompt, response in zip(prompts, sample_responses(student, tokenizer, prompts, tokens, seed)):
-        state.samples.append({"epoch": label, "step": state.step, "prompt": prompt, "response": response})
-        say(f"  [{label}] {response!r}")
-
-def _evaluate(state:RunState, evaluator, student, seed:int, n_batches:int, say):
-    "Record (and print) `evaluator(student)` under its own RNG, at most once per step."
-    if evaluator is None or (state.evals and state.evals[-1]["step"] == state.step): return
-    was = student.training
-    with _own_rng(seed): metrics = evaluator(student.eval())
-    student.train(was)
-    state.evals.append({"epoch": state.epoch + state.batch / n_batches, "step": state.step, **metrics})
-    say(f"  step {state.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
-
-def _epoch_line(state:RunState, epoch:int)->str:
-    "The log line after an epoch: the mean loss of its steps."
-    last_epoch = state.history[-1]["epoch"] if state.history else epoch
-    losses = [record["loss"] for record in state.history if record["epoch"] == last_epoch]
-    return f"epoch {epoch + 1}: mean loss {np.mean(losses):.4f} (step {state.step})"
 
 def _place(student, device, world:int):
     "(the device, the model to train: the student, or the student wrapped in DDP)."
@@ -246,64 +280,152 @@ def _place(student, device, world:int):
     from torch.nn.parallel import DistributedDataParallel as DDP
     return device, DDP(student, device_ids=[device.index] if device.type == "cuda" else None)
 
+# %% ../nbs/20_train.ipynb #c0f1a007
+@dataclass
+class Loop:
+    "What a hook sees of a running `distill`: its settings, its state, the student and its optimizer."
+    config: TrainConfig
+    state: RunState
+    student: nn.Module   # the student itself (not its DDP wrapper)
+    optimizer: torch.optim.Optimizer
+    scheduler: object    # the learning-rate schedule
+    run: dict            # what a checkpoint records to refuse a resume that would not continue this run
+    n_batches: int       # batches per epoch
+    rank: int = 0        # this process; only rank 0 prints, samples, evaluates and writes
+    say: object = print  # prints on rank 0 (nothing elsewhere, or with `log=None`)
+    epoch: int = 0       # the epoch running now
+
+    @property
+    def finished(self)->bool:
+        "True once `max_steps` optimizer steps are done."
+        return self.config.max_steps is not None and self.state.step >= self.config.max_steps
+
+class Hook:
+    "A feature of the loop: override the points it acts at (miniai's callbacks); each gets the `Loop`."
+    def before_fit(self, loop:Loop): pass
+    def after_step(self, loop:Loop): pass
+    def after_epoch(self, loop:Loop): pass
+    def after_fit(self, loop:Loop): pass
+
+# %% ../nbs/20_train.ipynb #c0f1a008
+class LogEpochs(Hook):
+    "After each epoch, one line: the mean loss of its steps."
+    def after_epoch(self, loop:Loop):
+        history = loop.state.history
+        last_epoch = history[-1]["epoch"] if history else loop.epoch
+        losses = [record["loss"] for record in history if record["epoch"] == last_epoch]
+        loop.say(f"epoch {loop.epoch + 1}: mean loss {np.mean(losses):.4f} (step {loop.state.step})")
+
+class Samples(Hook):
+    "The student's responses to the fixed prompts, before training and after each epoch (rank 0; none without a tokenizer)."
+    def __init__(self, tokenizer): self.tokenizer = tokenizer
+    def before_fit(self, loop:Loop):
+        if loop.config.resume is None: self.sample(loop, "before")
+    def after_epoch(self, loop:Loop): self.sample(loop, f"epoch {loop.epoch + 1}")
+
+    def sample(self, loop:Loop, label:str):
+        "Record (and print) the responses, labelled `label`."
+        if self.tokenizer is None or loop.rank != 0: return
+        config = loop.config
+        if label == "before": loop.say("Before training:")
+        responses = sample_responses(loop.student, self.tokenizer, config.prompts, config.sample_tokens, config.seed)
+        for prompt, response in zip(config.prompts, responses):
+            loop.state.samples.append({"epoch": label, "step": loop.state.step, "prompt": prompt, "response": response})
+            loop.say(f"  [{label}] {response!r}")
+
+class Evaluations(Hook):
+    "`evaluator(student)` every `eval_every` steps and after each epoch, at most once a step, under its own random state (rank 0)."
+    def __init__(self, evaluator): self.evaluator = evaluator
+    def after_step(self, loop:Loop):
+        every = loop.config.eval_every
+        if every and loop.state.step % every == 0: self.evaluate(loop)
+    def after_epoch(self, loop:Loop): self.evaluate(loop)
+
+    def evaluate(self, loop:Loop):
+        "Record (and print) the evaluator's metrics at this step."
+        state, student = loop.state, loop.student
+        if self.evaluator is None or loop.rank != 0: return
+        if state.evals and state.evals[-1]["step"] == state.step: return
+        was_training = student.training
+        with _own_rng(loop.config.seed): metrics = self.evaluator(student.eval())
+        student.train(was_training)
+        state.evals.append({"epoch": state.epoch + state.batch / loop.n_batches, "step": state.step, **metrics})
+        loop.say(f"  step {state.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
+
+class Checkpoints(Hook):
+    "`checkpoint.pt` in `config.out` after each epoch and every `checkpoint_every` steps; `written` is the last one."
+    def __init__(self): self.path = self.written = None
+    def before_fit(self, loop:Loop):
+        out = loop.config.out
+        if out is not None and loop.rank == 0: self.path = Path(out)/"checkpoint.pt"
+    def after_step(self, loop:Loop):
+        every, state = loop.config.checkpoint_every, loop.state
+        # the last batch of an epoch and the last step of the run are saved by after_epoch
+        if every and state.step % every == 0 and state.batch < loop.n_batches and not loop.finished: self.save(loop)
+    def after_epoch(self, loop:Loop): self.save(loop)
+    def after_fit(self, loop:Loop):
+        if self.written is not None: loop.say(f"checkpoint: {self.written}")
+
+    def save(self, loop:Loop):
+        "Write the checkpoint (every process takes part under DDP)."
+        self.written = _save(self.path, loop) or self.written
+
 # %% ../nbs/20_train.ipynb #17f506e4
+def _silent(*args): pass
+
 def distill(student:nn.Module, # the student to train (e.g. `make_student(tokenizer)`)
             teacher_source, # `source(input_ids, window_index) -> TeacherTargets`, e.g. `LiveTeacher(teacher)`
             train_windows, # a Dataset of (S,) LongTensor windows
-            criterion, # `criterion(student_logits, labels, targets, mask)`, e.g. `kd_criterion(alpha, soft_loss, T)`
-            epochs:int=1, # passes over `train_windows`
-            batch_size:int=32, # windows per optimizer step (per process under DDP)
-            max_steps:int|None=None, # stop after this many optimizer steps in total
-            lr:float=3e-4, betas=(0.9, 0.95), weight_decay:float=0.1, # AdamW
-            clip:float|None=1.0, # max gradient norm (None: no clipping)
-            warmup_steps:int=0, # linear warm-up steps
-            seed:int=0, # seeds the data order (and nothing else: seed the student yourself)
-            shuffle:bool=True, # shuffle the windows each epoch
-            device=None, # default pick_device()
-            out:str|Path|None=None, # folder for `checkpoint.pt`; None: no checkpoints
-            checkpoint_every:int|None=None, # also checkpoint every N steps (always after each epoch)
-            resume:str|Path|None=None, # a checkpoint to continue from, exactly
-            tokenizer=None, # to sample responses to `prompts` (None: no samples)
-            prompts=PROMPTS, # the fixed prompts sampled before training and after each epoch
-            sample_tokens:int=30, # new tokens per sample
-            evaluator=None, # `evaluator(student) -> dict` of held-out metrics, run after each epoch
-            eval_every:int|None=None, # also evaluate every N steps
-            progress:bool=True, # tqdm bars
-            log=print # where messages and samples go (None: silent)
+            criterion, # e.g. `kd_criterion(alpha, soft_loss, T)`: it has `needs_teacher` and `loss_from_model`
+            config:TrainConfig|None=None, # the run's settings (None: the defaults)
+            tokenizer=None, # to sample responses to `config.prompts` (None: no samples)
+            evaluator=None, # `evaluator(student) -> dict` of held-out metrics (None: no evaluation)
+            hooks:list=(), # more hooks, run after the built-in ones at each point
+            log=print, # where messages and samples go (None: silent)
+            **settings # fields of the config to replace, e.g. epochs=2
            )->Distilled:
-    "Distil `teacher_source` into `student` on `train_windows`; checkpoints, samples, evaluation, exact resume."
+    "Distil `teacher_source` into `student` on `train_windows`: `train_epoch` per epoch, hooks around it, exact resume."
+    config = configure(config, **settings)
+    if config.batch_size % config.micro_batches:
+        raise ValueError(f"batch_size {config.batch_size} is not a multiple of micro_batches {config.micro_batches}")
     rank, world = _dist()
-    say = log if (log and rank == 0) else (lambda *a: None)
-    device, model = _place(student, device, world)
-    optimizer = make_optimizer(student, lr, betas, weight_decay)
-    scheduler = warmup_schedule(optimizer, warmup_steps)
-    run = {"batch_size": batch_size, "seed": seed, "shuffle": shuffle, "world_size": world,
+    say = log if (log and rank == 0) else _silent
+    device, model = _place(student, config.device, world)
+    optimizer = make_optimizer(student, config.lr, config.betas, config.weight_decay)
+    scheduler = warmup_schedule(optimizer, config.warmup_steps)
+    # what a checkpoint records, so that a resume that would not continue this run is refused
+    run = {"batch_size": config.batch_size, "seed": config.seed, "shuffle": config.shuffle, "world_size": world,
            "n_windows": len(train_windows), "criterion": repr(criterion)}
-    n_batches = len(EpochBatches(len(train_windows), batch_size, 0, seed, shuffle, 0, rank, world))
-    state = RunState() if resume is None else _resume(resume, student, optimizer, scheduler, run, device, say)
-    checkpoint_path = Path(out)/"checkpoint.pt" if out is not None and rank == 0 else None
-    save = lambda: _save(checkpoint_path, state, student, optimizer, scheduler, run)
-    sample = lambda label: _sample(state, label, student, tokenizer, prompts, sample_tokens, seed, say) if rank == 0 else None
-    evaluate = lambda: _evaluate(state, evaluator, student, seed, n_batches, say) if rank == 0 else None
-    done = lambda: max_steps is not None and state.step >= max_steps
-    written = None
-    if resume is None: sample("before")
-    for epoch in range(state.epoch, epochs):
-        if done(): break
-        model.train()
-        loader = make_loader(train_windows, batch_size, epoch, seed, shuffle, state.batch, rank, world)
-        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and rank == 0), mininterval=1.0):
-            record = train_step(batch, teacher_source, model, criterion, optimizer, scheduler, clip, device)
-            state.step, state.batch = state.step + 1, state.batch + 1
-            state.history.append({"epoch": epoch, "step": state.step, **record})
-            if eval_every and state.step % eval_every == 0: evaluate()
-            if done(): break
-            if checkpoint_every and state.step % checkpoint_every == 0 and state.batch < n_batches: written = save()
+    n_batches = len(EpochBatches(len(train_windows), config.batch_size, 0, config.seed, config.shuffle, 0, rank, world))
+    if config.resume is None: state = RunState()
+    else: state = _resume(config.resume, student, optimizer, scheduler, run, device, say)
+    loop = Loop(config, state, student, optimizer, scheduler, run, n_batches, rank, say)
+    checkpoints = Checkpoints()
+    hooks = [LogEpochs(), Samples(tokenizer), Evaluations(evaluator), checkpoints, *hooks]
+
+    def call(point:str):
+        for hook in hooks: getattr(hook, point)(loop)
+
+    def on_step(record:dict)->bool:
+        "Count and record the step, run the hooks; True stops the epoch."
+        state.step += 1
+        state.batch += 1
+        state.history.append({"epoch": loop.epoch, "step": state.step, **record})
+        call("after_step")
+        return loop.finished
+
+    call("before_fit")
+    for epoch in range(state.epoch, config.epochs):
+        if loop.finished: break
+        loop.epoch = epoch
+        # state.batch > 0 only in the epoch a resume continues: its first batches are skipped
+        loader = make_loader(train_windows, config.batch_size, epoch, config.seed, config.shuffle, state.batch, rank, world)
+        train_epoch(loader, teacher_source, model, criterion, optimizer, scheduler, config.clip, device, on_step,
+                    progress=config.progress and rank == 0, desc=f"epoch {epoch + 1}/{config.epochs}",
+                    micro_batches=config.micro_batches, bf16=config.bf16)
         # an epoch that ran to its end: the next run (or resume) starts the next one
         if state.batch >= n_batches: state.epoch, state.batch = epoch + 1, 0
-        say(_epoch_line(state, epoch))
-        sample(f"epoch {epoch + 1}")
-        evaluate()
-        written = save() or written
-    if written is not None: say(f"checkpoint: {written}")
-    return Distilled(student, pd.DataFrame(state.history), pd.DataFrame(state.evals), pd.DataFrame(state.samples), written)
+        call("after_epoch")
+    call("after_fit")
+    history, evals, samples = (pd.DataFrame(records) for records in (state.history, state.evals, state.samples))
+    return Distilled(student, history, evals, samples, checkpoints.written)

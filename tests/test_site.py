@@ -26,7 +26,7 @@ COURSE = {
     "Training machinery": ["20_train.ipynb", "21_evaluate.ipynb", "22_teacher_cache.ipynb", "23_chunked_loss.ipynb",
                            "25_sweep.ipynb", "26_evidence.ipynb"],
     "Walkthrough": ["30_walkthrough.ipynb", "31_when_distillation_pays.ipynb", "32_on_policy.ipynb"],
-    "Library reference": ["24_performance.ipynb", "40_cli.ipynb"],
+    "Library reference": ["24_performance.ipynb", "39_config.ipynb", "40_cli.ipynb"],
 }
 LESSONS = COURSE["Lessons"]
 

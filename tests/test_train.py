@@ -104,3 +104,14 @@ def test_samples_before_and_each_epoch(setup):
     r = distill(lm(0, vocab=len(tok)), LiveTeacher(lm(9, vocab=len(tok))), data, epochs=2, tokenizer=tok, **KW)
     assert r.samples.epoch.tolist() == ["before"] * 3 + ["epoch 1"] * 3 + ["epoch 2"] * 3
     assert all(s.startswith(p) for s, p in zip(r.samples.response, r.samples.prompt))
+
+def test_micro_batches_make_the_same_steps(setup):
+    "Gradient accumulation (micro_batches=2) on a model without dropout: the same losses and weights as whole batches."
+    teacher, data = setup
+    plain = functools.partial(tiny_gpt2, vocab=V, dropout=False)
+    whole = distill(plain(0), teacher, data, epochs=1, **KW)
+    halves = distill(plain(0), teacher, data, epochs=1, micro_batches=2, **KW)
+    assert max(abs(a - b) for a, b in zip(whole.history.loss, halves.history.loss)) < 1e-5
+    for p, q in zip(whole.student.parameters(), halves.student.parameters()): assert torch.allclose(p, q, atol=1e-5)
+    with pytest.raises(ValueError, match="not a multiple of micro_batches 3"):
+        distill(plain(0), teacher, data, micro_batches=3, **KW)
