@@ -27,9 +27,12 @@ def masks(shape, seed):
     return m
 
 def ref_kl(s, t, T):
-    "Per-position T^2 KL(p||q) written out from the definition."
-    p, q = softmax_t(t, T), softmax_t(s, T)
-    return T * T * (p * (p.log() - q.log())).sum(-1)
+    "Per-position T^2 KL(p||q) written out from the definition, sum_v p_v (log p_v - log q_v)."
+    # the logs come from log_softmax: at small T a probability can underflow to 0 (or its log to -inf) in float64,
+    # which would make p.log() - q.log() inf or nan where the true term is p_v * finite = 0
+    p = softmax_t(t, T)
+    log_p, log_q = F.log_softmax(t / T, -1), F.log_softmax(s / T, -1)
+    return T * T * (p * (log_p - log_q)).sum(-1)
 
 # ---- KL >= 0 and KL = 0 exactly for constant shifts --------------------------------------------
 @given(logit_pairs(), temps)
