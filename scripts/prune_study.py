@@ -9,7 +9,8 @@ the training side; the held-out `--eval` windows, spread over the validation sid
   depth       perplexity / KL / top-1 right after keeping N blocks, per strategy     -> depth.csv
   width       MLP (and MLP + head) pruning at the parameter counts of depth 16 / 12  -> width.csv
   recovery    short recovery runs, alpha = 0 (KL, T = 1) vs alpha = 1 (hard labels),
-              same batches per seed, held-out curves                                  -> recovery.csv, samples.json
+              same batches per seed, held-out curves; `N:scratch` is a student of the
+              shape of `N:importance` trained from a random init (`--modes kd`)      -> recovery.csv, samples.json
   timing      one training step (batch 8 x 128, AdamW) of pruned students, live bf16
               teacher vs cached teacher logits vs hard labels, on 1 and 2 threads     -> timing.csv
 
@@ -19,6 +20,9 @@ float32 teacher, and the live teacher runs in that dtype. Every part skips the r
 resumes; results are written as they land. Metadata (device, threads, dtypes, load average) goes to meta.json.
 
     nice -n 5 python scripts/prune_study.py > /tmp/prune_study.log 2>&1 &
+    # seeds 1 and 2 of the 20-step recovery, and the from-scratch baseline (two processes may share recovery.csv)
+    nice -n 10 python scripts/prune_study.py --parts recovery --recovery-students 16:importance --seeds 1 2 &
+    nice -n 10 python scripts/prune_study.py --parts recovery --recovery-students 16:scratch --modes kd --seeds 0 1 2 &
 """
 import argparse, json, os, platform, time
 from pathlib import Path
@@ -202,21 +206,27 @@ def part_timing(ctx, imp):
 def part_recovery(ctx, imp):
     path = ctx.out/"recovery.csv"
     samples_path = ctx.out/"samples.json"
-    samples = json.loads(samples_path.read_text()) if samples_path.exists() else {}
     done = done_keys(path, ["student", "mode", "lr", "seed", "step"])
     a = ctx.args
     runs = []
     for seed in a.seeds:
         for n_keep, strategy in a.recovery_students:
-            for mode in ("kd", "hard"):
+            for mode in a.modes:
                 runs.append((n_keep, strategy, mode, a.lr, seed))
     for n_keep, strategy, mode, lr, seed in runs:
-        name = {"width": f"heads + mlp = depth {n_keep}", "mlp": f"mlp = depth {n_keep}"}.get(strategy, f"depth {n_keep} {strategy}")
+        name = {"width": f"heads + mlp = depth {n_keep}", "mlp": f"mlp = depth {n_keep}",
+                "scratch": f"scratch = depth {n_keep}"}.get(strategy, f"depth {n_keep} {strategy}")
         if (name, mode, str(lr), str(seed), str(a.steps)) in done: continue
         torch.manual_seed(seed)
         if strategy in ("width", "mlp"):
             keep = []
             _, student = width_student(ctx.teacher32, ctx.calib, a.batch, n_keep, heads=strategy == "width")
+        elif strategy == "scratch":
+            keep = []
+            shape = prune_layers(ctx.teacher32, keep_layers(ctx, imp, n_keep))
+            torch.manual_seed(seed)
+            student = type(shape)(shape.config).float()                  # the same shape, a random init
+            del shape
         else:
             keep = keep_layers(ctx, imp, n_keep, strategy)
             student = prune_layers(ctx.teacher32, keep)
@@ -237,8 +247,9 @@ def part_recovery(ctx, imp):
             t0, c0 = time.perf_counter(), time.process_time()
             last_loss = step_fn(student, opt, batches[step], mode, ctx.live)
             train_s += time.perf_counter() - t0; train_cpu_s += time.process_time() - c0
-        samples[f"{name} | {mode} | lr {lr} | seed {seed} | {a.steps} steps"] = generate_response(
-            PROMPT, ctx.tok, student, max_new_tokens=40, do_sample=False)
+        text = generate_response(PROMPT, ctx.tok, student, max_new_tokens=40, do_sample=False)
+        samples = json.loads(samples_path.read_text()) if samples_path.exists() else {}   # another run may have written
+        samples[f"{name} | {mode} | lr {lr} | seed {seed} | {a.steps} steps"] = text
         samples_path.write_text(json.dumps(samples, indent=1, ensure_ascii=False) + "\n")
         del student, opt
 
@@ -260,7 +271,10 @@ def main():
     p.add_argument("--timing-threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--recovery-students", nargs="+", default=["16:importance", "12:importance"],
                    help="N:STRATEGY, STRATEGY one of importance, every_other, first, last (depth pruning to N blocks), "
-                        "width (one key/value group + MLP neurons) or mlp (MLP neurons only) at the parameters of N blocks")
+                        "width (one key/value group + MLP neurons) or mlp (MLP neurons only) at the parameters of N blocks, "
+                        "or scratch (the shape of N:importance, randomly initialised)")
+    p.add_argument("--modes", nargs="+", default=["kd", "hard"], choices=["kd", "hard"],
+                   help="kd: alpha = 0, KL at T = 1 to the live teacher; hard: alpha = 1, next-token cross-entropy")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--lr", type=float, default=1e-4)
@@ -298,7 +312,7 @@ def main():
                                            train_windows=len(train_w), valid_windows=len(valid_w),
                                            calibration_windows=a.calib, eval_windows=a.eval, eval_tokens=a.eval * 127),
                 forward_dtype=str(dtype), student_dtype="torch.float32", live_teacher_dtype=str(dtype))
-    meta["runs"].append(dict(started=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), parts=a.parts, threads=a.threads,
+    meta["runs"].append(dict(pid=os.getpid(), started=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), parts=a.parts, threads=a.threads,
                              device="cpu", cpu=platform.processor() or platform.machine(), cores=os.cpu_count(),
                              torch=torch.__version__, native_bf16=native_bf16(), loadavg_at_start=os.getloadavg(),
                              seeds=a.seeds, steps=a.steps, lr=a.lr, score=a.score))
@@ -308,8 +322,9 @@ def main():
     if "width" in a.parts: part_width(ctx)
     if "recovery" in a.parts: part_recovery(ctx, imp)
     if "timing" in a.parts: part_timing(ctx, imp)
-    meta = json.loads(meta_path.read_text()); meta["runs"][-1].update(finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                                                                      loadavg_at_end=os.getloadavg())
+    meta = json.loads(meta_path.read_text())       # another run may have added its own entry since
+    mine = [r for r in meta["runs"] if r.get("pid") == os.getpid() and "finished" not in r][-1]
+    mine.update(finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), loadavg_at_end=os.getloadavg())
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     print(f"done in {time.time()-t0:.0f} s", flush=True)
 

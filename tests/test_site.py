@@ -25,7 +25,8 @@ COURSE = {
     # the walkthrough uses the trainer, the evaluation, the teacher cache and the chunked loss: they come before it
     "Training machinery": ["20_train.ipynb", "21_evaluate.ipynb", "22_teacher_cache.ipynb", "23_chunked_loss.ipynb",
                            "25_sweep.ipynb", "26_evidence.ipynb"],
-    "Walkthrough": ["30_walkthrough.ipynb", "31_when_distillation_pays.ipynb", "32_on_policy.ipynb"],
+    "Walkthrough": ["30_walkthrough.ipynb", "31_when_distillation_pays.ipynb", "32_on_policy.ipynb",
+                    "33_prune_then_distil.ipynb"],
     "Library reference": ["24_performance.ipynb", "39_config.ipynb", "40_cli.ipynb"],
 }
 LESSONS = COURSE["Lessons"]
