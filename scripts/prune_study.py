@@ -23,6 +23,11 @@ resumes; results are written as they land. Metadata (device, threads, dtypes, lo
     # seeds 1 and 2 of the 20-step recovery, and the from-scratch baseline (two processes may share recovery.csv)
     nice -n 10 python scripts/prune_study.py --parts recovery --recovery-students 16:importance --seeds 1 2 &
     nice -n 10 python scripts/prune_study.py --parts recovery --recovery-students 16:scratch --modes kd --seeds 0 1 2 &
+    # the longer runs (lr 3e-4) and tokens-to-match at under half the parameters: scripts/prune_long.sh
+
+Recovery runs save a checkpoint every --checkpoint-every steps and continue from it when rerun. With --match-step K,
+hard-label runs and from-scratch students stop as soon as their held-out perplexity reaches the distilled
+N:importance student's at step K (same lr and seed); stops.csv records the step.
 """
 import argparse, json, os, platform, time
 from pathlib import Path
@@ -146,10 +151,12 @@ def part_width(ctx):
 
 
 def train_batches(ctx, seed, steps):
+    "`steps` batches of the training pool in a seeded order; a run longer than one pass reshuffles for each new pass."
     g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(ctx.pool), generator=g)
     b = ctx.args.batch
-    return [ctx.pool[order[i*b:(i+1)*b]] for i in range(steps)]
+    per_pass = len(ctx.pool) // b
+    orders = [torch.randperm(len(ctx.pool), generator=g) for _ in range(-(-steps // per_pass))]
+    return [ctx.pool[orders[i // per_pass][(i % per_pass)*b:(i % per_pass + 1)*b]] for i in range(steps)]
 
 
 def step_fn(student, opt, ids, mode, teacher=None, cached=None):
@@ -207,6 +214,7 @@ def part_recovery(ctx, imp):
     path = ctx.out/"recovery.csv"
     samples_path = ctx.out/"samples.json"
     done = done_keys(path, ["student", "mode", "lr", "seed", "step"])
+    stopped = done_keys(ctx.out/"stops.csv", ["student", "mode", "lr", "seed"])
     a = ctx.args
     runs = []
     for seed in a.seeds:
@@ -216,7 +224,7 @@ def part_recovery(ctx, imp):
     for n_keep, strategy, mode, lr, seed in runs:
         name = {"width": f"heads + mlp = depth {n_keep}", "mlp": f"mlp = depth {n_keep}",
                 "scratch": f"scratch = depth {n_keep}"}.get(strategy, f"depth {n_keep} {strategy}")
-        if (name, mode, str(lr), str(seed), str(a.steps)) in done: continue
+        if (name, mode, str(lr), str(seed), str(a.steps)) in done or (name, mode, str(lr), str(seed)) in stopped: continue
         torch.manual_seed(seed)
         if strategy in ("width", "mlp"):
             keep = []
@@ -233,8 +241,18 @@ def part_recovery(ctx, imp):
         opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
         batches = train_batches(ctx, seed, a.steps)
         params, share = parameter_share(student, ctx.teacher)
-        train_s, train_cpu_s, last_loss = 0.0, 0.0, float("nan")
-        for step in range(a.steps + 1):
+        train_s, train_cpu_s, last_loss, start = 0.0, 0.0, float("nan"), 0
+        ckpt = ckpt_path(ctx, name, mode, lr, seed)
+        if ckpt.exists():                                   # a long run cut short: continue where it stopped
+            state = torch.load(ckpt, weights_only=False)
+            student.load_state_dict(state["student"]); opt.load_state_dict(state["opt"])
+            start, train_s, train_cpu_s, last_loss = state["step"], state["train_s"], state["train_cpu_s"], state["last_loss"]
+            print(f"resuming {name} | {mode} | seed {seed} at step {start}", flush=True)
+        target = match_target(ctx, n_keep, lr, seed) if (mode == "hard" or strategy == "scratch") else None
+        for step in range(start, a.steps + 1):
+            if step > start and step % a.checkpoint_every == 0:
+                torch.save(dict(student=student.state_dict(), opt=opt.state_dict(), step=step, train_s=train_s,
+                                train_cpu_s=train_cpu_s, last_loss=last_loss), ckpt)
             if step % a.eval_every == 0 or step == a.steps:
                 row = dict(student=name, layers=" ".join(map(str, keep)), mode=mode, lr=lr, seed=seed, step=step, tokens=step * a.batch * 128,
                            params=params, share=round(share, 4), train_loss=last_loss,
@@ -243,15 +261,37 @@ def part_recovery(ctx, imp):
                            loadavg_1m=round(os.getloadavg()[0], 2))
                 if (name, mode, str(lr), str(seed), str(step)) not in done: append_row(path, row)
                 print("recovery", row, flush=True)
+                if target is not None and row["ppl"] <= target:      # matched the distilled student: tokens-to-match found
+                    append_row(ctx.out/"stops.csv", dict(student=name, mode=mode, lr=lr, seed=seed, step=step, ppl=row["ppl"],
+                                                        target_ppl=target, reason="matched"))
+                    break
             if step == a.steps: break
             t0, c0 = time.perf_counter(), time.process_time()
             last_loss = step_fn(student, opt, batches[step], mode, ctx.live)
             train_s += time.perf_counter() - t0; train_cpu_s += time.process_time() - c0
         text = generate_response(PROMPT, ctx.tok, student, max_new_tokens=40, do_sample=False)
         samples = json.loads(samples_path.read_text()) if samples_path.exists() else {}   # another run may have written
-        samples[f"{name} | {mode} | lr {lr} | seed {seed} | {a.steps} steps"] = text
+        samples[f"{name} | {mode} | lr {lr} | seed {seed} | {step} steps"] = text
         samples_path.write_text(json.dumps(samples, indent=1, ensure_ascii=False) + "\n")
+        ckpt.unlink(missing_ok=True)
         del student, opt
+
+
+def ckpt_path(ctx, name, mode, lr, seed):
+    "Where a recovery run keeps its checkpoint while it runs (deleted when it ends)."
+    folder = Path(ctx.args.checkpoint_dir); folder.mkdir(parents=True, exist_ok=True)
+    return folder/(f"{name}-{mode}-{lr}-{seed}".replace(" ", "_").replace("=", "").replace("+", "") + ".pt")
+
+
+def match_target(ctx, n_keep, lr, seed):
+    "The held-out perplexity the distilled N:importance student reached at step --match-step (same lr, seed), or None."
+    if ctx.args.match_step is None or not (ctx.out/"recovery.csv").exists(): return None
+    table = pd.read_csv(ctx.out/"recovery.csv")
+    row = table[(table.student == f"depth {n_keep} importance") & (table["mode"] == "kd") & (table.lr == lr)
+                & (table.seed == seed) & (table.step == ctx.args.match_step)]
+    if row.empty: raise SystemExit(f"--match-step {ctx.args.match_step}: no distilled run of depth {n_keep} importance, "
+                                   f"lr {lr}, seed {seed} reached that step yet: run it first (--modes kd)")
+    return float(row.ppl.iloc[0])
 
 
 def main():
@@ -279,6 +319,11 @@ def main():
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--checkpoint-every", type=int, default=20, help="recovery runs save a checkpoint this often and resume from it")
+    p.add_argument("--checkpoint-dir", default="runs/prune_checkpoints")
+    p.add_argument("--match-step", type=int, default=None,
+                   help="hard-label and from-scratch runs stop as soon as their held-out perplexity reaches the distilled "
+                        "N:importance run's at this step (same lr and seed): the steps each needs to match it (stops.csv)")
     a = p.parse_args()
     a.recovery_students = [(int(s.split(":")[0]), s.split(":")[1]) for s in a.recovery_students]
     torch.set_num_threads(a.threads)
