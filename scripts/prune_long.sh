@@ -4,9 +4,9 @@
 #   bash scripts/prune_long.sh long    # 16 of 30 blocks (63 % of the parameters), distilled, up to 400 steps
 #   bash scripts/prune_long.sh half    # 10 of 30 blocks (47 %): distilled 60 steps, then the hard-label twin and a
 #                                      # from-scratch student until they match its perplexity (seeds 0, 1, 2)
-set -euo pipefail
+set -euo pipefail   # OUT=folder writes the results elsewhere (default nbs/prune)
 cd "$(dirname "$0")/.."
-study="python scripts/prune_study.py --parts recovery --lr 3e-4 --eval-every 20 --checkpoint-every 20"
+study="python scripts/prune_study.py --out ${OUT:-nbs/prune} --parts recovery --lr 3e-4 --eval-every 20 --checkpoint-every 20"
 case "${1:-}" in
   long) $study --recovery-students 16:importance --modes kd --steps 400 --seeds ${SEEDS:-0} ;;
   half)
