@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_cli.ipynb #0115de49
 from __future__ import annotations
-import contextlib, json, sys, time
+import contextlib, copy, json, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
@@ -12,6 +12,7 @@ from transformers.utils import logging as hf_logging
 from .data import prepare_windows
 from .models import (load_teacher, load_tokenizer, make_student, check_vocab_alignment, count_parameters,
                                 generate_response, pick_device)
+from .prune import cut_student, prune_mlp, mlp_width, size_line
 from .checkpoint import load_checkpoint
 from .targets import LiveTeacher
 from .train import distill, PROMPTS, init_distributed, sample_responses
@@ -86,13 +87,37 @@ def _setup(a:RunConfig, phases=None):
           + (f" (after the first {skip})" if skip else ""))
     return out, device, tokenizer, teacher, train_w, valid_w
 
-def _student(a:RunConfig, tokenizer, teacher, device):
-    "A fresh student of the configured shape, seeded, checked against the teacher's vocabulary."
+def _gpt2_student(a:RunConfig, tokenizer, teacher, device):
+    "A fresh GPT-2 student of the configured shape, seeded, checked against the teacher's vocabulary."
     try: student = make_student(tokenizer, n_embd=a.n_embd, n_layer=a.n_layer, n_head=a.n_head, n_positions=a.context_size, seed=a.seed)
     except ValueError as e: raise CLIError(str(e)) from e
     student = student.to(device)
     check_vocab_alignment(teacher, student, tokenizer)
     return student
+
+def _pruned_student(a:RunConfig, teacher, calibration, device, phases=None):
+    "The teacher cut to --keep-layers blocks (and --mlp-hidden neurons) in float32; without `calibration`, only its shape."
+    try:
+        if calibration is None:   # a checkpoint will replace every weight: any cut of the right shape will do
+            student, keep = cut_student(teacher, a.keep_layers, prune_by="first")
+            if a.mlp_hidden: student = prune_mlp(student, torch.zeros(a.keep_layers, mlp_width(student)), a.mlp_hidden)
+            return student.to(device)
+        with (phases or Phases())("pruning the teacher"):
+            float32 = next(teacher.parameters()).dtype == torch.float32
+            source = teacher if float32 else load_teacher(a.teacher, device=device, dtype=torch.float32)
+            windows = torch.stack([calibration[i] for i in range(min(a.calibration_windows, len(calibration)))])
+            student, keep = cut_student(source, a.keep_layers, windows.to(device), a.prune_by, a.mlp_hidden)
+    except ValueError as e: raise CLIError(f"--student pruned: {e}") from e
+    narrowed = f", MLPs narrowed to {a.mlp_hidden} neurons" if a.mlp_hidden else ""
+    print(f"student: the teacher's blocks {keep} (by {a.prune_by}){narrowed}: {size_line(student, teacher)}")
+    return student.to(device)
+
+def _students(a:RunConfig, tokenizer, teacher, device, calibration=None, phases=None):
+    "A function returning a fresh student at each call: a seeded GPT-2, or a copy of one cut of the teacher (`calibration`: see above)."
+    if a.student == "gpt2": return lambda: _gpt2_student(a, tokenizer, teacher, device)
+    cut = _pruned_student(a, teacher, calibration, device, phases)
+    check_vocab_alignment(teacher, cut, tokenizer)
+    return lambda: copy.deepcopy(cut)
 
 def _source(a:RunConfig, teacher, train_w, phases=None, temperatures=None):
     "The teacher source for training: the live teacher, or a teacher cache (`kd_criterion` serves both), filled now and timed."
@@ -181,6 +206,9 @@ def _report(a:RunConfig, runs:dict, samples:pd.DataFrame, out:Path):
     print(f"\ndistilled ({label}) vs hard-label (alpha=1), same student, data order and {int(last['distilled']['step'])} steps; "
           f"held-out: {int(last['distilled']['tokens']):,} tokens, teacher perplexity {last['distilled']['teacher_ppl']:.4g}")
     print(table.to_string(float_format=lambda x: f"{x:.4g}"))
+    teacher_ppl = last["distilled"]["teacher_ppl"]
+    print("held-out perplexity / the teacher's: "
+          + ", ".join(f"{name} {last[name]['student_ppl'] / teacher_ppl:.2f}" for name in ("hard-label", "distilled")))
     print(f"comparison: {out/'comparison.csv'}\nplot of both runs: {files['plot']}")
 
 def cmd_train(a:RunConfig)->int:
@@ -190,7 +218,8 @@ def cmd_train(a:RunConfig)->int:
     compare = a.hard_baseline and a.alpha < 1 and not a.resume
     if a.hard_baseline and not compare:
         print("note: no hard-label comparison " + ("(--resume continues one run)" if a.resume else "(alpha = 1 is the hard-label run)"))
-    student = _student(a, tokenizer, teacher, device)
+    new_student = _students(a, tokenizer, teacher, device, train_w, phases)
+    student = new_student()
     source, criterion = _train_parts(a, teacher, student, train_w, phases)
     live = LiveTeacher(teacher)
     held_out = MemoSource(live) if compare else live   # the same held-out windows, evaluated many times
@@ -202,8 +231,8 @@ def cmd_train(a:RunConfig)->int:
     if compare:
         (out/"hard-label").mkdir(exist_ok=True)
         hard_label = kd_criterion(1.0, a.soft_loss, a.temperature)
-        runs["hard-label"] = run("hard-label", _student(a, tokenizer, teacher, device), hard_label, out/"hard-label", None)
-        students = {"untrained": _student(a, tokenizer, teacher, device), **{name: r.student for name, r in runs.items()}}
+        runs["hard-label"] = run("hard-label", new_student(), hard_label, out/"hard-label", None)
+        students = {"untrained": new_student(), **{name: r.student for name, r in runs.items()}}
         samples = _samples(a, students, tokenizer, phases)
     else: samples = runs["distilled"].samples
     _report(a, runs, samples, out)
@@ -215,7 +244,7 @@ def cmd_sweep(a:RunConfig)->int:
     "`distill-edu sweep`: one fresh student per α × soft loss × T; writes sweep.csv, sweep.png, a checkpoint per run and phases.csv."
     phases = Phases()
     out, device, tokenizer, teacher, train_w, valid_w = _setup(a, phases)
-    new_student = lambda: _student(a, tokenizer, teacher, device)
+    new_student = _students(a, tokenizer, teacher, device, train_w, phases)
     source = _source(a, teacher, train_w, phases, temperatures=sweep_temperatures(a))
     with phases("sweep runs (training and evaluation)"):
         table = sweep(new_student, source, train_w, valid_w, MemoSource(LiveTeacher(teacher)), config=a,
@@ -227,11 +256,12 @@ def cmd_sweep(a:RunConfig)->int:
 
 def cmd_evaluate(a:RunConfig)->int:
     "`distill-edu evaluate`: held-out metrics of checkpoints (or an untrained student) on the same windows; writes eval.json and eval.csv."
-    out, device, tokenizer, teacher, _, valid_w = _setup(a)
+    out, device, tokenizer, teacher, train_w, valid_w = _setup(a)
     held_out = MemoSource(LiveTeacher(teacher)) if len(a.checkpoints) > 1 else LiveTeacher(teacher)
+    new_student = _students(a, tokenizer, teacher, device, None if a.checkpoints else train_w)   # untrained: a real cut
     rows = []
     for checkpoint in a.checkpoints or [None]:
-        student = _student(a, tokenizer, teacher, device)
+        student = new_student()
         if checkpoint: _resume_into(checkpoint, student)
         rows.append({"checkpoint": checkpoint, "teacher": a.teacher, "eval_skip": a.eval_skip,
                      **evaluate(student, valid_w, held_out, progress=a.progress)})
@@ -248,7 +278,7 @@ def cmd_generate(a:RunConfig)->int:
     tokenizer, teacher = _load(a, device)
     student = None
     if a.checkpoint:
-        student = _student(a, tokenizer, teacher, device)
+        student = _students(a, tokenizer, teacher, device)()
         _resume_into(a.checkpoint, student)
     torch.manual_seed(a.seed)
     for prompt in a.prompt or PROMPTS:

