@@ -109,8 +109,8 @@ RUN_MODES = {
 
 # the small GPT-2 student's shape, for the options left out
 GPT2_STUDENT = dict(n_embd=256, n_layer=4, n_head=4)
-# a pruned student starts next to the teacher, and each of its steps costs about 15 of the GPT-2 student's: in the demo
-# it takes 10 steps, each on fresh windows, and is scored every 5 (each evaluation costs about a training step)
+# a pruned student starts next to the teacher, and each of its steps is slow (about 5 s on 2 cores): in the demo it
+# takes 10 steps, each on fresh windows, and is scored every 5 (an evaluation costs about as much as a training step)
 PRUNED_STUDENT = {"demo": dict(keep_layers=17, max_windows=80, epochs=1, eval_every=5)}
 
 def resolve_mode(config:RunConfig # parsed options; those left at None take the mode's value

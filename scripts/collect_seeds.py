@@ -2,8 +2,10 @@
 
     python scripts/collect_seeds.py [RUNS]        (default runs/seeds)
 
-demo     -> nbs/demo/: comparison.csv, evals.csv, history.csv, samples.csv (one block per seed), summary.csv
+demo     -> nbs/demo/: comparison.csv, evals.csv, history.csv, samples.csv, phases.csv (one block per seed), summary.csv
             (mean, standard deviation, min and max over the seeds) and curves_seedN.png (the plot the command draws)
+demo-pruned -> nbs/demo_pruned/: the same for the README's pruned student (runs/seeds/demo_pruned), phases.csv with
+            the wall time of the whole command
 onpolicy -> nbs/on_policy/results.csv (one row per seed and set-up) and seedN.json (curves, samples, timings)
 regime   -> nbs/regimes/seeds.csv: the T = 1 runs of the one-pass grid and the data-limited pair, one row per seed
             (seed 0 from the study's own tables in nbs/regimes/), their last validation evaluation and their test
@@ -34,15 +36,19 @@ def spread(frame: pd.DataFrame, by: list, columns: list) -> pd.DataFrame:
     return stats.reset_index()
 
 
-def collect_demo(runs: Path, out: Path):
-    "The demo's comparison table, evaluation curves, training losses and samples of every finished seed."
-    seeds = {s: d for s, d in seed_dirs(runs / "demo").items() if (d / "comparison.csv").exists()}
-    if not seeds: return print("demo: no finished seed")
+def collect_demo(runs: Path, out: Path, part: str = "demo"):
+    "A demo's comparison table, evaluation curves, training losses, samples and phase times of every finished seed."
+    seeds = {s: d for s, d in seed_dirs(runs / part).items() if (d / "comparison.csv").exists()}
+    if not seeds: return print(f"{part}: no finished seed")
     out.mkdir(parents=True, exist_ok=True)
-    tables = {"comparison": [], "evals": [], "history": [], "samples": []}
+    tables = {"comparison": [], "evals": [], "history": [], "samples": [], "phases": []}
     for seed, d in seeds.items():
         tables["comparison"].append(with_seed(pd.read_csv(d / "comparison.csv"), seed))
         tables["samples"].append(with_seed(pd.read_csv(d / "samples.csv"), seed))
+        phases = pd.read_csv(d / "phases.csv").rename(columns={"Unnamed: 0": "phase"})
+        if (d / "wall_s.txt").exists():   # the whole command, start to exit (demo-pruned)
+            phases = pd.concat([phases, pd.DataFrame([{"phase": "command, start to exit", "seconds": float((d / "wall_s.txt").read_text())}])])
+        tables["phases"].append(with_seed(phases, seed))
         for run, folder in (("distilled", d), ("hard-label", d / "hard-label")):
             for name in ("evals", "history"):
                 tables[name].append(with_seed(pd.read_csv(folder / f"{name}.csv"), seed).assign(run=run))
@@ -51,7 +57,7 @@ def collect_demo(runs: Path, out: Path):
         pd.concat(frames).to_csv(out / f"{name}.csv", index=False)
     comparison = pd.concat(tables["comparison"])
     spread(comparison, ["metric"], ["hard-label", "distilled", "difference %"]).to_csv(out / "summary.csv", index=False)
-    print(f"demo: seeds {sorted(seeds)} -> {out}")
+    print(f"{part}: seeds {sorted(seeds)} -> {out}")
     return True
 
 
@@ -122,16 +128,18 @@ def collect_regime(runs: Path, out: Path):
     return True
 
 
-def write_provenance(path: Path, cpu: str):
+def write_provenance(path: Path, cpu: str, device: str = "CPU, one thread per run, niced, sharing the machine with other work",
+                     part: str = "demo|onpolicy|regime",
+                     seeds: str = "0, 1, 2: each sets the split, the student's initial weights and the batch order"):
     "provenance.json of a collected part; the CPUs of every session that added results to it are kept."
     earlier = json.loads(path.read_text()) if path.exists() else {}
     cpus = earlier.get("cpus") or ([earlier["device"].split("CPU (", 1)[1].split("), one thread")[0]] if "device" in earlier else [])
     cpus = list(dict.fromkeys([*cpus, cpu]))
-    provenance = {"produced by": "bash scripts/seeds_study.sh demo|onpolicy|regime; python scripts/collect_seeds.py",
+    provenance = {"produced by": f"bash scripts/seeds_study.sh {part}; python scripts/collect_seeds.py",
                   "teacher": "SmolLM2-135M-Instruct (the bundled Q4_1 GGUF, dequantized), bfloat16 where the CPU has native bf16",
-                  "device": "CPU, one thread per run, niced, sharing the machine with other work",
+                  "device": device,
                   "cpus": cpus,   # the seeds ran in several sessions, not always on the same CPU model
-                  "seeds": "0, 1, 2: each sets the split, the student's initial weights and the batch order",
+                  "seeds": seeds,
                   "collected": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     path.write_text(json.dumps(provenance, indent=1) + "\n")
 
@@ -140,6 +148,9 @@ def main():
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/seeds")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
     if collect_demo(runs, NBS / "demo"): write_provenance(NBS / "demo" / "provenance.json", cpu)
+    if collect_demo(runs, NBS / "demo_pruned", "demo_pruned"):
+        write_provenance(NBS / "demo_pruned" / "provenance.json", cpu, "CPU, two threads, nothing else running (other jobs paused)",
+                         "demo-pruned", "0, 1, 2: each sets the split (so the calibration windows, hence the blocks kept) and the batch order")
     if collect_onpolicy(runs, NBS / "on_policy"): write_provenance(NBS / "on_policy" / "provenance.json", cpu)
     if collect_regime(runs, NBS / "regimes"): write_provenance(NBS / "regimes" / "seeds_provenance.json", cpu)
 

@@ -1,5 +1,6 @@
 """README.md and nbs/index.ipynb must tell a newcomer the same things."""
 import json, re, shlex
+import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,14 +67,15 @@ def _mean_sd(cell: str) -> tuple:
 def _decimals(number: str) -> int:
     return len(number.split(".")[1]) if "." in number else 0
 
-def test_readme_demo_numbers_are_the_saved_results():
-    "Every mean ± sd in the README's demo table equals nbs/demo/summary.csv rounded as printed, over the seeds it names."
+@pytest.mark.parametrize("marker, folder", [("demo", "demo"), ("demo-pruned", "demo_pruned")])
+def test_readme_demo_numbers_are_the_saved_results(marker, folder):
+    "Every mean ± sd in a README demo table equals nbs/<folder>/summary.csv rounded as printed, over the seeds it names."
     import pandas as pd
     readme = (ROOT/"README.md").read_text(encoding="utf-8")
-    block = readme.split("<!-- demo:start -->")[1].split("<!-- demo:end -->")[0].strip().splitlines()
+    block = readme.split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0].strip().splitlines()
     header, rows = block[0], [[c.strip() for c in r.strip("|").split("|")] for r in block[2:]]
-    summary = pd.read_csv(ROOT/"nbs"/"demo"/"summary.csv").set_index("metric")
-    seeds = sorted(pd.read_csv(ROOT/"nbs"/"demo"/"comparison.csv").seed.unique())
+    summary = pd.read_csv(ROOT/"nbs"/folder/"summary.csv").set_index("metric")
+    seeds = sorted(pd.read_csv(ROOT/"nbs"/folder/"comparison.csv").seed.unique())
     assert f"seeds {', '.join(map(str, seeds))})" in header, f"the README names other seeds than the saved {seeds}"
     columns = [c.strip() for c in header.strip("|").split("|")][1:]
     assert {r[0] for r in rows} == set(summary.index), "the README's rows are not the saved metrics"
@@ -85,3 +87,25 @@ def test_readme_demo_numbers_are_the_saved_results():
             for shown, value in ((mean, saved[f"{column} mean"]), (sd, saved[f"{column} std"])):
                 assert float(shown) == round(value, _decimals(shown)), \
                     f"README {metric} / {column}: {shown} but the saved results give {value:.4f}"
+
+
+def test_readme_pruned_demo_prose_is_the_saved_results():
+    "The pruned demo's teacher perplexity, its ratios to the teacher, its wall times and its perplexity gaps, as the README states them."
+    import pandas as pd
+    readme = " ".join((ROOT/"README.md").read_text(encoding="utf-8").split())   # the prose wraps lines anywhere
+    saved = ROOT/"nbs"/"demo_pruned"
+    evals = pd.read_csv(saved/"evals.csv")
+    last = evals[evals.step == evals.groupby(["seed", "run"]).step.transform("max")].set_index(["run", "seed"])
+    teacher = last.loc["distilled"].teacher_ppl
+    per_seed = [f"{t:.1f}" for t in teacher]
+    assert f"is {teacher.mean():.1f} ± {teacher.std():.1f} ({', '.join(per_seed[:-1])} and {per_seed[-1]} for seeds 0, 1, 2" in readme
+    ratio = last.student_ppl / last.teacher_ppl
+    d, h = ratio.loc["distilled"], ratio.loc["hard-label"]
+    assert f"at {d.mean():.2f} ± {d.std():.2f} × the teacher's perplexity (at most {d.max():.2f} ×" in readme
+    assert f"the hard-label twin at {h.mean():.2f} ± {h.std():.2f} ×" in readme
+    assert d.max() <= 3                                        # the issue's bar: within 3 × the teacher in every seed
+    gaps = pd.read_csv(saved/"comparison.csv").query("metric == 'held-out perplexity'")["difference %"]
+    assert "(" + ", ".join(f"−{-g:.0f} %" for g in gaps) + ")" in readme
+    phases = pd.read_csv(saved/"phases.csv")
+    wall = phases[phases.phase == "command, start to exit"].seconds
+    assert f"each seed took {wall.min():.1f} to {wall.max():.1f} s wall" in readme and wall.max() <= 240
