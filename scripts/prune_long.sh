@@ -9,7 +9,8 @@ set -euo pipefail   # OUT=folder writes the results elsewhere (default nbs/prune
 cd "$(dirname "$0")/.."
 study="python scripts/prune_study.py --out ${OUT:-nbs/prune} --parts recovery --lr 3e-4 --eval-every 20 --checkpoint-every 20"
 case "${1:-}" in
-  long) $study --recovery-students 16:importance --modes kd --steps 400 --seeds ${SEEDS:-0} ;;
+  # stops at 1.5 x the teacher's held-out perplexity (64.64, nbs/prune/teacher.json)
+  long) $study --recovery-students 16:importance --modes kd --steps 400 --stop-ppl 96.96 --seeds ${SEEDS:-0} ;;
   half)
     for seed in ${SEEDS:-0 1 2}; do
       $study --eval-every 10 --recovery-students 10:importance --modes kd --steps 60 --seeds "$seed"

@@ -261,6 +261,10 @@ def part_recovery(ctx, imp):
                            loadavg_1m=round(os.getloadavg()[0], 2))
                 if (name, mode, str(lr), str(seed), str(step)) not in done: append_row(path, row)
                 print("recovery", row, flush=True)
+                if a.stop_ppl is not None and row["ppl"] <= a.stop_ppl:   # reached the bar: the run is done
+                    append_row(ctx.out/"stops.csv", dict(student=name, mode=mode, lr=lr, seed=seed, step=step, ppl=row["ppl"],
+                                                        target_ppl=a.stop_ppl, reason="reached --stop-ppl"))
+                    break
                 if target is not None and row["ppl"] <= target:      # matched the distilled student: tokens-to-match found
                     append_row(ctx.out/"stops.csv", dict(student=name, mode=mode, lr=lr, seed=seed, step=step, ppl=row["ppl"],
                                                         target_ppl=target, reason="matched"))
@@ -321,6 +325,7 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--checkpoint-every", type=int, default=20, help="recovery runs save a checkpoint this often and resume from it")
     p.add_argument("--checkpoint-dir", default="runs/prune_checkpoints")
+    p.add_argument("--stop-ppl", type=float, default=None, help="a run stops at the first scored step at or below this perplexity")
     p.add_argument("--match-step", type=int, default=None,
                    help="hard-label and from-scratch runs stop as soon as their held-out perplexity reaches the distilled "
                         "N:importance run's at this step (same lr and seed): the steps each needs to match it (stops.csv)")
