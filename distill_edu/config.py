@@ -276,6 +276,8 @@ def check_student(a:RunConfig # the parsed options, the mode's values filled in
                              + ("add --student pruned" if given == "gpt2" else "a pruned student's size is --keep-layers and --mlp-hidden"))
     if a.student == "gpt2": return
     if a.keep_layers is None: raise CLIError(f"--student pruned needs --keep-layers N: how many of the teacher's blocks to keep")
+    if a.prune_by is not None and a.prune_by not in PRUNE_BY:   # the parser checks this; a RunConfig built in code does not
+        raise CLIError(f"--prune-by {a.prune_by}: choose one of {', '.join(PRUNE_BY)}")
     config = teacher_config(a.teacher)
     n_blocks = getattr(config, "num_hidden_layers", None)
     if n_blocks is not None and a.keep_layers > n_blocks:
