@@ -18,12 +18,16 @@ loss is from fp32's at the same step (largest relative difference over all steps
     python benchmarks/bench_precision.py --smoke      # tiny sizes: checks the script runs
 """
 import argparse, statistics, time
+from pathlib import Path
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from distill_edu.models import make_student
 from distill_edu.targets import LiveTeacher, TeacherTargets
 from distill_edu.criteria import kd_criterion
 from distill_edu.train import make_optimizer, train_step
+from distill_edu.perf import machine, save_results
+
+RESULTS = Path(__file__).resolve().parent/"results"   # where the benchmark scripts save their tables
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,6 +37,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2, help="steps not timed")
     ap.add_argument("--micro", type=int, default=2, help="micro-batches of the accumulation variant")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs (not a measurement)")
+    ap.add_argument("--no-save", action="store_true", help="print the table only (by default it is also saved to results/precision.json)")
     args = ap.parse_args()
     vocab = 1000 if args.smoke else 50257
     size = dict(n_embd=32, n_layer=1, n_head=2) if args.smoke else {}
@@ -72,9 +77,19 @@ def main():
           f"({args.warmup} untimed), {torch.get_num_threads()} threads, native CPU bf16: {native}")
     print("| variant | median step s | x fp32 time | max rel. loss diff vs fp32 | last-step loss | fp32 last-step loss |")
     print("|---|---|---|---|---|---|")
+    rows = []
     for name in variants:
         rel = max(abs(a - b) / abs(b) for a, b in zip(losses[name], losses["fp32"]))
         med = statistics.median(times[name])
         print(f"| {name} | {med:.3f} | {med / base:.2f} | {rel:.2e} | {losses[name][-1]:.4f} | {losses['fp32'][-1]:.4f} |")
+        rows.append({"variant": name, "step_s": med, "x fp32 time": med / base, "max_rel_loss_diff": rel,
+                     "last_loss": losses[name][-1], "fp32_last_loss": losses["fp32"][-1], "times": times[name]})
+    if not args.no_save and not args.smoke:
+        path = save_results("precision", rows, RESULTS, machine=machine(), batch=f"{args.batch} x {args.seq}",
+                            student="GPT-2 256/4/4, vocab 50,257", steps=args.steps, warmup=args.warmup,
+                            native_cpu_bf16=native, criterion='kd_criterion(0.5, "kld", 1.0) on precomputed teacher logits',
+                            note="median step time over the timed steps, the variants interleaved in alternating order; "
+                                 "the loss difference is the largest over all steps, same batches, weights and dropout masks")
+        print(f"saved {path}")
 
 if __name__ == "__main__": main()

@@ -24,7 +24,7 @@ from distill_edu.train import make_optimizer, train_step
 from distill_edu.cache import teacher_cache
 from distill_edu.criteria import kd_criterion
 from distill_edu.resources import imdb_path
-from distill_edu.cli import teacher_dtype
+from distill_edu.models import teacher_dtype
 
 RESULTS = Path(__file__).resolve().parent/"results"
 

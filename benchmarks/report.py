@@ -13,6 +13,7 @@ COLUMNS = {
     "loss": ["variant", "time_s", "time vs kld_loss", "peak_above_inputs_MiB", "memory vs kld_loss", "memory vs kld_loss + head",
              "max_abs_diff_value", "max_abs_diff_grad"],
     "data": None,
+    "precision": ["variant", "step_s", "x fp32 time", "max_rel_loss_diff", "last_loss", "fp32_last_loss"],
 }
 
 def fmt(v):

@@ -11,7 +11,7 @@ import torch
 from transformers.utils import logging as hf_logging
 from .data import prepare_windows
 from .models import (load_teacher, load_tokenizer, make_student, check_vocab_alignment, count_parameters,
-                                generate_response, pick_device)
+                                generate_response, pick_device, teacher_dtype)
 from .prune import cut_student, prune_mlp, mlp_width, size_line
 from .checkpoint import load_checkpoint
 from .targets import LiveTeacher
@@ -26,8 +26,7 @@ from .config import RUN_MODES, RunConfig, CLIError, parse_config, check_args
 _all_ = ["RUN_MODES"]   # still importable from here, as the lessons do
 
 # %% auto #0
-__all__ = ['COMMANDS', 'progress_bars', 'teacher_dtype', 'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main',
-           'RUN_MODES']
+__all__ = ['COMMANDS', 'progress_bars', 'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main', 'RUN_MODES']
 
 # %% ../nbs/40_cli.ipynb #c40c0f10
 @contextlib.contextmanager
@@ -38,17 +37,6 @@ def progress_bars(on:bool # False: transformers' and the hub's bars (e.g. "Loadi
     (hf_logging.enable_progress_bar if on else hf_logging.disable_progress_bar)()
     try: yield
     finally: (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
-
-# %% ../nbs/40_cli.ipynb #7b0d8e26
-def teacher_dtype(choice:str|None, # "auto", "float32", "bfloat16" (None: float32), as --teacher-dtype
-                  device:torch.device # where the teacher runs
-                 )->torch.dtype:
-    "The teacher's dtype: `--teacher-dtype`, where auto means bfloat16 on a CPU with native bf16 support, else float32."
-    choice = choice or "float32"
-    if choice == "auto":
-        native = device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        choice = "bfloat16" if native else "float32"
-    return getattr(torch, choice)
 
 # %% ../nbs/40_cli.ipynb #c40c0f16
 def _load(a:RunConfig, device, phases=None):

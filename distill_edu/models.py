@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['GPT2_NAMES', 'SMOLLM2', 'SMOLLM2_SPECIAL', 'HUB_ID', 'ACCEPTED', 'GPT2_SIZES', 'smollm2_cache_dir', 'load_tokenizer',
            'document_separator', 'pick_device', 'hub_reachable', 'check_teacher_name', 'freeze', 'load_teacher',
-           'vocab_size', 'max_positions', 'student_config', 'make_student', 'count_parameters', 'check_vocab_alignment',
-           'text_loss', 'forward_windows', 'generate_response']
+           'teacher_dtype', 'vocab_size', 'max_positions', 'student_config', 'make_student', 'count_parameters',
+           'check_vocab_alignment', 'text_loss', 'forward_windows', 'generate_response']
 
 # %% ../nbs/10_models.ipynb #893d4cf8
 import math, os, re, socket, shutil
@@ -161,6 +161,17 @@ def load_teacher(name:str="gpt2", # "gpt2", another hub id, a local folder, or "
     if _is_smollm2(name): model = _load_smollm2(dtype)
     else: model = _from_pretrained(AutoModelForCausalLM, str(name), **({"dtype": dtype} if dtype else {}))
     return freeze(model.to(pick_device(device)))
+
+# %% ../nbs/10_models.ipynb #7b0d8e26
+def teacher_dtype(choice:str|None, # "auto", "float32", "bfloat16" (None: float32), as --teacher-dtype
+                  device:torch.device # where the teacher runs
+                 )->torch.dtype:
+    "The teacher's dtype: `--teacher-dtype`, where auto means bfloat16 on a CPU with native bf16 support, else float32."
+    choice = choice or "float32"
+    if choice == "auto":
+        native = device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        choice = "bfloat16" if native else "float32"
+    return getattr(torch, choice)
 
 # %% ../nbs/10_models.ipynb #81c39b2c
 def vocab_size(vocab:int|PretrainedConfig|nn.Module|PreTrainedTokenizerBase # a size, config, model or tokenizer
