@@ -209,7 +209,9 @@ def make_optimizer(model:nn.Module, lr:float=3e-4, betas=(0.9, 0.95), weight_dec
               {"params": [p for p in ps if p.ndim < 2], "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
-def warmup_schedule(optimizer, warmup_steps:int=0):
+def warmup_schedule(optimizer, # the optimizer whose learning rate it scales
+                    warmup_steps:int=0 # steps of the linear ramp (0: the learning rate from the start)
+                   ):
     "A linear warm-up over `warmup_steps` optimizer steps, then a constant learning rate."
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup_steps) if warmup_steps else 1.0)
 
