@@ -21,7 +21,7 @@ import argparse, statistics, time
 from pathlib import Path
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
-from distill_edu.models import make_student
+from distill_edu.models import make_student, native_bf16
 from distill_edu.targets import LiveTeacher, TeacherTargets
 from distill_edu.criteria import kd_criterion
 from distill_edu.train import make_optimizer, train_step
@@ -72,7 +72,7 @@ def main():
             if n >= args.warmup: times[name].append(time.perf_counter() - t0)
             losses[name].append(loss)
     base = statistics.median(times["fp32"])
-    native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    native = native_bf16()
     print(f"# bench_precision: batch {args.batch} x {args.seq}, vocab {vocab}, {args.steps} steps "
           f"({args.warmup} untimed), {torch.get_num_threads()} threads, native CPU bf16: {native}")
     print("| variant | median step s | x fp32 time | max rel. loss diff vs fp32 | last-step loss | fp32 last-step loss |")

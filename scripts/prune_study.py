@@ -34,17 +34,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from distill_edu.models import load_teacher, load_tokenizer, generate_response, SMOLLM2
+from distill_edu.models import load_teacher, load_tokenizer, generate_response, SMOLLM2, native_bf16
 from distill_edu.data import prepare_windows
 from distill_edu.losses import hard_loss, kld_loss
 from distill_edu.prune import (layer_importance, choose_layers, prune_layers, parameter_share, mlp_importance, prune_mlp,
                                head_importance, prune_heads, mlp_width, blocks)
 
 PROMPT = "The best part of the movie was"
-
-
-def native_bf16():
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def spread(ds, n):
