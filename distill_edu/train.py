@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_train.ipynb #2dabef2e
 from __future__ import annotations
-import contextlib, os
+import contextlib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 import numpy as np
@@ -13,6 +13,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
+from accelerate import PartialState
+from accelerate.data_loader import skip_first_batches
 from .models import generate_response, pick_device
 from .checkpoint import save_checkpoint, load_checkpoint
 
@@ -29,19 +31,18 @@ class IndexedWindows(Dataset):
     def __getitem__(self, i): return i, self.windows[i]
 
 class EpochBatches(Sampler):
-    "Batches of window indices for one epoch: a permutation fixed by `(seed, epoch)`, sharded by rank, optionally skipping the first batches."
+    "Batches of window indices for one epoch: a permutation fixed by `(seed, epoch)`, sharded by rank."
     def __init__(self, n:int, # number of windows
                  batch_size:int, # windows per batch (per process)
                  epoch:int=0, # the epoch, part of the permutation's seed
                  seed:int=0, # the run's seed
                  shuffle:bool=True, # False: windows in order
-                 skip:int=0, # batches already done (resume)
                  rank:int=0, world_size:int=1, # this process and the number of processes (DDP)
                  drop_last:bool=True # False: keep a last, smaller batch (one process only; for evaluation)
                 ):
         if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not drop_last and world_size > 1: raise ValueError("drop_last=False needs world_size=1: DDP needs equal batches")
-        self.n, self.bs, self.epoch, self.seed, self.shuffle, self.skip = n, batch_size, epoch, seed, shuffle, skip
+        self.n, self.bs, self.epoch, self.seed, self.shuffle = n, batch_size, epoch, seed, shuffle
         self.rank, self.world = rank, world_size
         self.n_batches = n // (batch_size * world_size) if drop_last else -(-n // batch_size)
         if self.n_batches == 0:
@@ -53,21 +54,21 @@ class EpochBatches(Sampler):
         if not self.shuffle: return torch.arange(self.n)
         return torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
 
-    def __len__(self): return self.n_batches - self.skip
+    def __len__(self): return self.n_batches
 
     def __iter__(self):
         mine = self.order()[: self.n_batches * self.bs * self.world][self.rank :: self.world]   # all of it if not drop_last
-        for b in range(self.skip, self.n_batches): yield mine[b * self.bs : (b + 1) * self.bs].tolist()
+        for b in range(self.n_batches): yield mine[b * self.bs : (b + 1) * self.bs].tolist()
 
 def make_loader(windows, # a Dataset of (S,) LongTensor windows, e.g. TokenWindows
-                batch_size:int, epoch:int=0, seed:int=0, shuffle:bool=True, skip:int=0, rank:int=0, world_size:int=1,
+                batch_size:int, epoch:int=0, seed:int=0, shuffle:bool=True, rank:int=0, world_size:int=1,
                 drop_last:bool=True
                )->DataLoader:
     "A DataLoader of `(window_index, input_ids)` batches in the reproducible order of `EpochBatches`."
     # its own generator: a DataLoader otherwise draws a seed from the global RNG each time it is iterated,
     # which would shift the dropout masks of a run resumed in the middle of an epoch
     return DataLoader(IndexedWindows(windows), batch_sampler=EpochBatches(len(windows), batch_size, epoch, seed, shuffle,
-                                                                         skip, rank, world_size, drop_last),
+                                                                         rank, world_size, drop_last),
                       generator=torch.Generator().manual_seed(seed))
 
 # %% ../nbs/20_train.ipynb #9ac4934b
@@ -89,14 +90,18 @@ def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields t
     if micro_batches > 1: parts_of_batch = list(zip(torch.as_tensor(window_index).chunk(micro_batches), input_ids.chunk(micro_batches)))
     optimizer.zero_grad(set_to_none=True)
     records = []
-    for part_index, part_ids in parts_of_batch:
+    for i, (part_index, part_ids) in enumerate(parts_of_batch):
         # with alpha = 1 the teacher is never asked: its targets would be thrown away
         targets = source(part_ids, part_index) if criterion.needs_teacher else None
         # bf16: the matrix products of the forward in bfloat16; off, no autocast context at all
         precision = torch.autocast(part_ids.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-        with precision: loss, parts = criterion.loss_from_model(model, part_ids, targets)
-        # each part's loss is a mean over its positions: divided by the number of parts, the gradients add up to the batch's
-        (loss / len(parts_of_batch)).backward()
+        # under DDP the processes average their gradients once, in the last part; no_sync must hold the forward too
+        not_last = i < len(parts_of_batch) - 1
+        syncing = model.no_sync() if not_last and hasattr(model, "no_sync") else contextlib.nullcontext()
+        with syncing:
+            with precision: loss, parts = criterion.loss_from_model(model, part_ids, targets)
+            # each part's loss is a mean over its positions: divided by the number of parts, the gradients add up to the batch's
+            (loss / len(parts_of_batch)).backward()
         records.append({"loss": loss.item(), **parts})
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip else float("inf"))
     optimizer.step()
@@ -188,18 +193,20 @@ def configure(config=None, # a config, e.g. a TrainConfig (None: a new one of `k
     return replace(config, **settings)
 
 # %% ../nbs/20_train.ipynb #993cde8c
-def _dist():
-    "(rank, world_size) of this process; (0, 1) without torch.distributed."
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+def _processes(**options)->PartialState:
+    "`accelerate`'s view of this process and its peers; the first call joins the process group the launcher describes."
+    # without CUDA, accelerate treats a torchrun launch as CPU processes (gloo) only when told cpu=True
+    return PartialState(cpu=not torch.cuda.is_available(), **options)
 
-def init_distributed(backend:str|None=None # "gloo" (CPU) or "nccl" (GPUs); default by device
+def _dist()->tuple[int, int]:
+    "(rank, world_size) of this process; (0, 1) for a single process."
+    processes = _processes()
+    return processes.process_index, processes.num_processes
+
+def init_distributed(backend:str|None=None # "gloo" (CPU) or "nccl" (GPUs); None: accelerate's choice for the device
                     )->tuple[int, int]:
-    "Join the process group `torchrun` describes in the environment (when WORLD_SIZE > 1); returns (rank, world_size)."
-    import torch.distributed as dist
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and dist.is_available() and not dist.is_initialized():
-        dist.init_process_group(backend or ("nccl" if torch.cuda.is_available() else "gloo"))
+    "Join the process group the launcher (`torchrun`, `accelerate launch`) describes, if any; returns (rank, world_size)."
+    if backend is not None: _processes(backend=backend)
     return _dist()
 
 def make_optimizer(model:nn.Module, lr:float=3e-4, betas=(0.9, 0.95), weight_decay:float=0.1)->torch.optim.AdamW:
@@ -270,13 +277,13 @@ def _save(path, loop)->Path|None:
         save_checkpoint(path, loop.student, loop.optimizer, epoch=state.epoch, step=state.step, loss=last_loss,
                         position=state.position, run=loop.run, scheduler=loop.scheduler.state_dict(),
                         history=state.history, evals=state.evals, samples=state.samples)
-    if _dist()[1] > 1: torch.distributed.barrier()
+    _processes().wait_for_everyone()
     return path
 
 def _place(student, device, world:int):
     "(the device, the model to train: the student, or the student wrapped in DDP)."
     device = pick_device(device)
-    if world > 1 and device.type == "cuda": device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if world > 1 and device.type == "cuda": device = _processes().device   # this process's own GPU
     student.to(device)
     if world == 1: return device, student
     from torch.nn.parallel import DistributedDataParallel as DDP
@@ -398,7 +405,7 @@ def distill(student:nn.Module, # the student to train (e.g. `make_student(tokeni
     # what a checkpoint records, so that a resume that would not continue this run is refused
     run = {"batch_size": config.batch_size, "seed": config.seed, "shuffle": config.shuffle, "world_size": world,
            "n_windows": len(train_windows), "criterion": repr(criterion)}
-    n_batches = len(EpochBatches(len(train_windows), config.batch_size, 0, config.seed, config.shuffle, 0, rank, world))
+    n_batches = len(EpochBatches(len(train_windows), config.batch_size, 0, config.seed, config.shuffle, rank, world))
     if config.resume is None: state = RunState()
     else: state = _resume(config.resume, student, optimizer, scheduler, run, device, say)
     loop = Loop(config, state, student, optimizer, scheduler, run, n_batches, rank, say)
@@ -420,8 +427,9 @@ def distill(student:nn.Module, # the student to train (e.g. `make_student(tokeni
     for epoch in range(state.epoch, config.epochs):
         if loop.finished: break
         loop.epoch = epoch
+        loader = make_loader(train_windows, config.batch_size, epoch, config.seed, config.shuffle, rank, world)
         # state.batch > 0 only in the epoch a resume continues: its first batches are skipped
-        loader = make_loader(train_windows, config.batch_size, epoch, config.seed, config.shuffle, state.batch, rank, world)
+        if state.batch: loader = skip_first_batches(loader, state.batch)
         train_epoch(loader, teacher_source, model, criterion, optimizer, scheduler, config.clip, device, on_step,
                     progress=config.progress and rank == 0, desc=f"epoch {epoch + 1}/{config.epochs}",
                     micro_batches=config.micro_batches, bf16=config.bf16)

@@ -19,6 +19,11 @@ WORKER = textwrap.dedent('''
                 progress=False, log=None, out=sys.argv[1] if rank == 0 else None)
     torch.save({k: v.detach().clone() for k, v in student.state_dict().items()}, f"{sys.argv[1]}/rank{rank}.pt")
     torch.save(r.history.loss.tolist(), f"{sys.argv[1]}/loss{rank}.pt")
+    # two micro-batches a step: the processes average their gradients once, in the last part's backward
+    student = lm(rank, 16)
+    distill(student, LiveTeacher(lm(7, 32)), data, kd_criterion(0.5), epochs=1, batch_size=4, micro_batches=2,
+            device="cpu", progress=False, log=None)
+    torch.save({k: v.detach().clone() for k, v in student.state_dict().items()}, f"{sys.argv[1]}/micro{rank}.pt")
     dist.destroy_process_group()
 ''')
 
@@ -31,9 +36,10 @@ def test_two_gloo_workers_agree(tmp_path):
     p = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
                        capture_output=True, text=True, timeout=300, env=env)
     assert p.returncode == 0, p.stderr[-3000:]
-    w0, w1 = (torch.load(tmp_path/f"rank{r}.pt") for r in (0, 1))
-    assert w0.keys() == w1.keys()
-    for k in w0: assert torch.equal(w0[k], w1[k]), k
+    for name in ("rank", "micro"):
+        w0, w1 = (torch.load(tmp_path/f"{name}{r}.pt") for r in (0, 1))
+        assert w0.keys() == w1.keys()
+        for k in w0: assert torch.equal(w0[k], w1[k]), (name, k)
     l0, l1 = (torch.load(tmp_path/f"loss{r}.pt") for r in (0, 1))
     assert len(l0) == len(l1) == 8            # 32 windows / (4 per process x 2 processes) x 2 epochs
     assert l0 != l1                           # each process saw its own shard
