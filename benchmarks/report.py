@@ -14,6 +14,7 @@ COLUMNS = {
              "max_abs_diff_value", "max_abs_diff_grad"],
     "data": None,
     "precision": ["variant", "step_s", "x fp32 time", "max_rel_loss_diff", "last_loss", "fp32_last_loss"],
+    "ddp": ["variant", "step_s", "x sync every part", "max_rel_weight_diff"],
 }
 
 def fmt(v):
