@@ -41,13 +41,15 @@ def teacher_fingerprint(teacher:nn.Module # the teacher model
     cfg = getattr(teacher, "config", None)
     if cfg is not None: h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
     for name, p in list(teacher.state_dict().items())[:: max(1, len(teacher.state_dict()) // 8)]:
-        h.update(name.encode()); h.update(p.detach().flatten()[:4096].float().cpu().numpy().tobytes())
+        h.update(name.encode())
+        h.update(p.detach().flatten()[:4096].float().cpu().numpy().tobytes())
     return h.hexdigest()
 
 # %% ../nbs/22_teacher_cache.ipynb #c77658de
 def _open_mm(path, dtype, shape, create):
     if create:
-        mm = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)  # a sparse file: disk is used as it is written
+        # a sparse file: disk is used as it is written
+        mm = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
         return mm
     return np.load(path, mmap_mode="r+")
 
@@ -60,13 +62,17 @@ class TeacherCache:
                 ):
         self.path = Path(path)
         mf = self.path/"meta.json"
-        if not mf.exists(): raise FileNotFoundError(f"{self.path} holds no teacher cache (no meta.json); create one with teacher_cache(...)")
+        if not mf.exists():
+            raise FileNotFoundError(f"{self.path} holds no teacher cache (no meta.json); create one with "
+                                    "teacher_cache(...)")
         self.meta = json.loads(mf.read_text())
-        if self.meta.get("format") != CACHE_FORMAT: raise ValueError(f"{mf} has cache format {self.meta.get('format')}, expected {CACHE_FORMAT}; delete the folder and rebuild")
+        if self.meta.get("format") != CACHE_FORMAT:
+            raise ValueError(f"{mf} has cache format {self.meta.get('format')}, expected {CACHE_FORMAT}; delete the "
+                             "folder and rebuild")
         self.teacher, self.verify, self.autocast = teacher, verify, autocast
         if teacher is not None and teacher_fingerprint(teacher) != self.meta["teacher"]:
-            raise ValueError(f"the cache at {self.path} was built by another teacher (fingerprint {self.meta['teacher']}, "
-                             f"this one is {teacher_fingerprint(teacher)}); use another path")
+            raise ValueError(f"the cache at {self.path} was built by another teacher (fingerprint "
+                             f"{self.meta['teacher']}, this one is {teacher_fingerprint(teacher)}); use another path")
         m = self.meta
         self.hashes = np.load(self.path/"hashes.npy")
         self.done = _open_mm(self.path/"done.npy", np.uint8, (m["n_windows"],), False)
@@ -104,8 +110,8 @@ class TeacherCache:
     def _write(self, idx:np.ndarray, input_ids:Tensor):
         "Run the teacher on `input_ids` (the windows `idx`) and store the results."
         if self.teacher is None:
-            raise KeyError(f"windows {idx[:5].tolist()}... are not in the cache at {self.path} and no teacher is attached; "
-                           "pass teacher=... or fill() the cache first")
+            raise KeyError(f"windows {idx[:5].tolist()}... are not in the cache at {self.path} and no teacher is "
+                           "attached; pass teacher=... or fill() the cache first")
         _store(self, idx, self._teacher_logits(input_ids))
 
     def _read(self, idx:np.ndarray)->TeacherTargets: return _load(self, idx)
@@ -114,16 +120,20 @@ class TeacherCache:
                  window_index # (B,) their indices in the dataset the cache was built for
                 )->TeacherTargets:
         "The cached teacher targets of windows `window_index` (computed and stored first if missing)."
-        if window_index is None: raise ValueError("TeacherCache needs the window indices: use a loader yielding (window_index, input_ids)")
+        if window_index is None:
+            raise ValueError("TeacherCache needs the window indices: use a loader yielding (window_index, input_ids)")
         idx = np.asarray(torch.as_tensor(window_index).cpu(), dtype=np.int64).reshape(-1)
         if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
-            raise IndexError(f"window index out of range: the cache holds {len(self)} windows, got {idx.min()}..{idx.max()}")
+            raise IndexError(f"window index out of range: the cache holds {len(self)} windows, got "
+                             f"{idx.min()}..{idx.max()}")
         if tuple(input_ids.shape) != (len(idx), self.meta["seq_len"]):
-            raise ValueError(f"input_ids has shape {tuple(input_ids.shape)}, expected ({len(idx)}, {self.meta['seq_len']})")
+            raise ValueError(f"input_ids has shape {tuple(input_ids.shape)}, expected ({len(idx)}, "
+                             f"{self.meta['seq_len']})")
         if self.verify:
             bad = np.nonzero(window_hashes(input_ids.cpu()) != self.hashes[idx])[0]
-            if len(bad): raise ValueError(f"the tokens of window {idx[bad[0]]} differ from the ones cached at {self.path}: "
-                                          "the cache was built from other data, or the window indices are wrong")
+            if len(bad):
+                raise ValueError(f"the tokens of window {idx[bad[0]]} differ from the ones cached at {self.path}: "
+                                 "the cache was built from other data, or the window indices are wrong")
         missing = np.nonzero(self.done[idx] == 0)[0]
         if len(missing): self._write(idx[missing], input_ids[missing].cpu())
         out = self._read(idx)
@@ -142,7 +152,8 @@ class TeacherCache:
         for a in tqdm(range(0, len(todo), batch_size), desc="caching teacher", unit=" batches", disable=not progress):
             b = todo[a:a + batch_size]
             x = torch.stack([torch.as_tensor(windows[int(i)]) for i in b]).long()
-            if (window_hashes(x) != self.hashes[b]).any(): raise ValueError("windows differ from the ones this cache was created for")
+            if (window_hashes(x) != self.hashes[b]).any():
+                raise ValueError("windows differ from the ones this cache was created for")
             self._write(b, x)
         return self
 
@@ -150,7 +161,8 @@ class TeacherCache:
         need = n_windows * self.meta["seq_len"] * self.bytes_per_token
         free = shutil.disk_usage(self.path).free
         if need > free * 0.95:
-            raise OSError(f"caching {n_windows:,} windows needs {need / 2**30:.1f} GiB but {self.path} has {free / 2**30:.1f} GiB free: "
+            raise OSError(f"caching {n_windows:,} windows needs {need / 2**30:.1f} GiB but {self.path} has "
+                          f"{free / 2**30:.1f} GiB free: "
                           "use the sparse mode, fewer windows (fill(indices=...)), or another folder")
 
 # %% ../nbs/22_teacher_cache.ipynb #341bf9bf
@@ -168,7 +180,8 @@ def _store(c:TeacherCache, idx:np.ndarray, logits:Tensor):
             a[_key("tail_idx", T)][idx] = sp[T]["tail_idx"].numpy().astype(a[_key("tail_idx", T)].dtype)
             a[_key("stats", T)][idx] = torch.stack([sp[T]["log_c"], sp[T]["negentropy"]], -1).numpy()
     for arr in a.values(): arr.flush()
-    c.done[idx] = 1; c.done.flush()
+    c.done[idx] = 1
+    c.done.flush()
 
 def _load(c:TeacherCache, idx:np.ndarray)->TeacherTargets:
     "The cached targets of windows `idx`: full logits, or the sparse pieces as `TeacherTargets`."
@@ -189,7 +202,8 @@ def _load(c:TeacherCache, idx:np.ndarray)->TeacherTargets:
 def _settings(mode, k, samples, temperatures, dtype):
     if mode not in ("sparse", "exact"): raise ValueError(f"mode must be 'sparse' or 'exact', got {mode!r}")
     if mode == "exact":
-        if dtype not in ("float16", "bfloat16"): raise ValueError(f"dtype must be 'float16' or 'bfloat16', got {dtype!r}")
+        if dtype not in ("float16", "bfloat16"):
+            raise ValueError(f"dtype must be 'float16' or 'bfloat16', got {dtype!r}")
         return {"mode": mode, "dtype": dtype}
     _check_sizes(k, samples)
     return {"mode": mode, "k": k, "samples": samples, "temperatures": list(_temperatures(temperatures))}
@@ -226,8 +240,9 @@ def teacher_cache(teacher:nn.Module, # the teacher (frozen, eval mode)
             raise ValueError(f"the cache at {path} was built by another teacher (fingerprint {old.get('teacher')}, this one "
                              f"is {tfp}); use another path")
         diff = {k_: (old.get(k_), v) for k_, v in meta.items() if k_ != "arrays" and old.get(k_) != v}
-        if diff: raise ValueError(f"{path} holds a cache with other settings (" + ", ".join(f"{k_}: cached {a}, asked {b}" for k_, (a, b) in diff.items())
-                                  + "); delete it or choose another path")
+        if diff:
+            raise ValueError(f"{path} holds a cache with other settings (" + ", ".join(f"{k_}: cached {a}, asked {b}" for k_, (a, b) in diff.items())
+                             + "); delete it or choose another path")
         return TeacherCache(path, teacher, verify, autocast)
     path.mkdir(parents=True, exist_ok=True)
     n, ib = len(hashes), index_dtype(V)
@@ -239,5 +254,7 @@ def teacher_cache(teacher:nn.Module, # the teacher (frozen, eval mode)
     np.save(path/"hashes.npy", hashes)
     _open_mm(path/"done.npy", np.uint8, (n,), True)
     meta["arrays"] = list(shapes)
-    tmp = path/"meta.json.tmp"; tmp.write_text(json.dumps(meta, indent=1)); os.replace(tmp, mf)  # written last: a complete layout
+    tmp = path/"meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, mf)   # written last: a complete layout
     return TeacherCache(path, teacher, verify, autocast)

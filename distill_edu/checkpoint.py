@@ -61,7 +61,8 @@ def save_checkpoint(path:str|Path, # where to write (folders are created)
     try:
         with open(tmp, "wb") as f:
             torch.save(payload, f)
-            f.flush(); os.fsync(f.fileno())
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     finally:
@@ -69,16 +70,21 @@ def save_checkpoint(path:str|Path, # where to write (folders are created)
     return path
 
 # %% ../nbs/13_checkpoint.ipynb #1a21402e
-def _last_line(e): return (str(e).strip().splitlines() or [""])[-1]   # torch's messages span lines: keep the specific one
+def _last_line(e):
+    return (str(e).strip().splitlines() or [""])[-1]   # torch's messages span lines: keep the specific one
 
 def _read(path, map_location):
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"No checkpoint at {path}. Check the path, or start from scratch (there is nothing to resume).")
+    if not path.exists():
+        raise FileNotFoundError(f"No checkpoint at {path}. Check the path, or start from scratch (there is nothing to resume).")
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise ValueError(f"{path} holds objects that are not plain tensors or values; refusing to unpickle it (weights_only=True): {_last_line(e)}") from e
-    except Exception as e:   # bytes that are not a checkpoint make torch.load raise almost anything (IndexError, KeyError, ...)
-        raise ValueError(f"{path} is truncated or corrupt ({type(e).__name__}: {_last_line(e)}). Delete it and resume from an earlier checkpoint.") from e
+        raise ValueError(f"{path} holds objects that are not plain tensors or values; refusing to unpickle it "
+                         f"(weights_only=True): {_last_line(e)}") from e
+    # bytes that are not a checkpoint make torch.load raise almost anything (IndexError, KeyError, ...)
+    except Exception as e:
+        raise ValueError(f"{path} is truncated or corrupt ({type(e).__name__}: {_last_line(e)}). Delete it and resume "
+                         "from an earlier checkpoint.") from e
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise ValueError(f"{path} is not a distill_edu checkpoint (written by save_checkpoint).")
     return ck
@@ -89,8 +95,9 @@ def _check_shapes(path, saved, model, config):
     wrong = [f"{k}: saved {tuple(saved[k].shape)}, model {tuple(own[k].shape)}" for k in own.keys() & saved.keys() if saved[k].shape != own[k].shape]
     if missing or extra or wrong:
         desc = f" It was saved from a model with config {json.loads(config) if config else '?'}." if config else ""
-        raise ValueError(f"{path} does not belong to this model ({len(wrong)} shape mismatches, {len(missing)} missing, {len(extra)} unexpected tensors; "
-                         f"e.g. {(wrong + missing + extra)[:3]}).{desc} Build the model with the same config (make_student(config=...)) before loading.")
+        raise ValueError(f"{path} does not belong to this model ({len(wrong)} shape mismatches, {len(missing)} "
+                         f"missing, {len(extra)} unexpected tensors; e.g. {(wrong + missing + extra)[:3]}).{desc} "
+                         "Build the model with the same config (make_student(config=...)) before loading.")
 
 def load_checkpoint(path:str|Path, # a file written by save_checkpoint
                     model:nn.Module, # receives the saved weights (same architecture)
@@ -103,7 +110,8 @@ def load_checkpoint(path:str|Path, # a file written by save_checkpoint
     _check_shapes(path, ck["model"], model, ck.get("config"))
     model.load_state_dict(ck["model"])
     if optimizer is not None:
-        if ck["optimizer"] is None: raise ValueError(f"{path} was saved without an optimizer state; pass optimizer=None.")
+        if ck["optimizer"] is None:
+            raise ValueError(f"{path} was saved without an optimizer state; pass optimizer=None.")
         optimizer.load_state_dict(ck["optimizer"])
     if restore_rng: set_rng_state(ck["rng"])
     return {**ck["state"], "rng": ck["rng"], "config": json.loads(ck["config"]) if ck.get("config") else None}

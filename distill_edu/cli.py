@@ -54,7 +54,8 @@ def _setup(a:RunConfig, phases=None):
     phases = phases or Phases()
     out = Path(a.out or Path("runs")/f"{a.command}-{time.strftime('%Y%m%d-%H%M%S')}")
     try: out.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise CLIError(f"--out {out}: cannot create the output folder ({e.strerror or e}); choose a writable folder") from None
+    except OSError as e:
+        raise CLIError(f"--out {out}: cannot create the output folder ({e.strerror or e}); choose a writable folder") from None
     device = pick_device(a.device)
     print(f"teacher {a.teacher} | data {a.data or 'default'} | mode {a.mode} | device {device} | out {out}")
     tokenizer, teacher = _load(a, device, phases)
@@ -64,20 +65,23 @@ def _setup(a:RunConfig, phases=None):
             train_w, valid_w = prepare_windows(tokenizer, a.data, a.reviews, a.context_size, a.stride,
                                                lowercase=a.lowercase, seed=a.seed, progress=a.progress)
     except (ValueError, OSError) as e: raise CLIError(f"--data {a.data}: {e}") from e
-    if a.max_windows is not None and a.max_windows < len(train_w): train_w = torch.utils.data.Subset(train_w, range(a.max_windows))
+    if a.max_windows is not None and a.max_windows < len(train_w):
+        train_w = torch.utils.data.Subset(train_w, range(a.max_windows))
     skip = a.eval_skip
     if skip >= len(valid_w):
         raise CLIError(f"--eval-skip {skip}: only {len(valid_w)} held-out windows; skip fewer or read more --reviews")
     n_eval = min(a.eval_windows, len(valid_w) - skip)
     valid_w = torch.utils.data.Subset(valid_w, range(skip, skip + n_eval))
     total, _ = count_parameters(teacher)
-    print(f"teacher: {total:,} parameters | {len(train_w):,} training windows, {n_eval} held-out windows of {a.context_size} tokens"
+    print(f"teacher: {total:,} parameters | {len(train_w):,} training windows, {n_eval} held-out windows of "
+          f"{a.context_size} tokens"
           + (f" (after the first {skip})" if skip else ""))
     return out, device, tokenizer, teacher, train_w, valid_w
 
 def _gpt2_student(a:RunConfig, tokenizer, teacher, device):
     "A fresh GPT-2 student of the configured shape, seeded, checked against the teacher's vocabulary."
-    try: student = make_student(tokenizer, n_embd=a.n_embd, n_layer=a.n_layer, n_head=a.n_head, n_positions=a.context_size, seed=a.seed)
+    try:
+        student = make_student(tokenizer, n_embd=a.n_embd, n_layer=a.n_layer, n_head=a.n_head, n_positions=a.context_size, seed=a.seed)
     except ValueError as e: raise CLIError(str(e)) from e
     student = student.to(device)
     check_vocab_alignment(teacher, student, tokenizer)
@@ -127,11 +131,12 @@ def _train_parts(a:RunConfig, teacher, student, train_w, phases=None)->tuple:
         criterion = kd_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
         return _source(a, teacher, train_w, phases), criterion
     if a.teacher_cache != "none":
-        raise CLIError(f"--teacher-cache {a.teacher_cache} with --on-policy/--seq-kd: the teacher must score freshly generated text, "
-                       "which no cache holds; drop --teacher-cache")
+        raise CLIError(f"--teacher-cache {a.teacher_cache} with --on-policy/--seq-kd: the teacher must score freshly "
+                       "generated text, which no cache holds; drop --teacher-cache")
     try: source = OnPolicySource(teacher, student, a.on_policy or 0.0, a.seq_kd, a.prompt_tokens, a.max_new_tokens,
                                  a.sample_temperature, seed=a.seed)
-    except ValueError as e: raise CLIError(f"--prompt-tokens {a.prompt_tokens}, --max-new-tokens {a.max_new_tokens}: {e}") from None
+    except ValueError as e:
+        raise CLIError(f"--prompt-tokens {a.prompt_tokens}, --max-new-tokens {a.max_new_tokens}: {e}") from None
     print(f"on-policy: {source!r}")
     return source, on_policy_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
 
@@ -140,7 +145,8 @@ def _train_run(a:RunConfig, name, student, source, criterion, train_w, out, devi
     "One `distill` run timed as 'training: name' (its evaluations are timed apart); writes history.csv and evals.csv."
     eval_wall, eval_cpu = phases.secs.get("evaluation", 0.0), phases.cpu.get("evaluation", 0.0)
     t0, c0 = time.perf_counter(), time.process_time()
-    try: result = distill(student, source, train_w, criterion, config=a, tokenizer=tokenizer, evaluator=evaluator, out=out, device=device)
+    try:
+        result = distill(student, source, train_w, criterion, config=a, tokenizer=tokenizer, evaluator=evaluator, out=out, device=device)
     except ValueError as e:
         if a.resume: raise CLIError(f"--resume {a.resume}: {e}") from e
         raise
@@ -184,7 +190,8 @@ def _report(a:RunConfig, runs:dict, samples:pd.DataFrame, out:Path):
     else: figure = plot_curves(curves({"train": runs["distilled"]}), title=f"{a.teacher} → student, {label}")
     figure.savefig(files["plot"], dpi=110)
     evals = runs["distilled"].evals
-    if len(evals): print("held-out: " + ", ".join(f"{c} {evals.iloc[-1][c]:.4g}" for c in ("student_ppl", "teacher_ppl", "kl", "top1")))
+    if len(evals):
+        print("held-out: " + ", ".join(f"{c} {evals.iloc[-1][c]:.4g}" for c in ("student_ppl", "teacher_ppl", "kl", "top1")))
     print(f"checkpoint: {runs['distilled'].checkpoint}")
     for kind, path in files.items(): print(f"{kind}: {path}")
     if not compare: return
@@ -192,7 +199,8 @@ def _report(a:RunConfig, runs:dict, samples:pd.DataFrame, out:Path):
     table = comparison(last["distilled"], last["hard-label"])
     table.to_csv(out/"comparison.csv")
     print(f"\ndistilled ({label}) vs hard-label (alpha=1), same student, data order and {int(last['distilled']['step'])} steps; "
-          f"held-out: {int(last['distilled']['tokens']):,} tokens, teacher perplexity {last['distilled']['teacher_ppl']:.4g}")
+          f"held-out: {int(last['distilled']['tokens']):,} tokens, teacher perplexity "
+          f"{last['distilled']['teacher_ppl']:.4g}")
     print(table.to_string(float_format=lambda x: f"{x:.4g}"))
     teacher_ppl = last["distilled"]["teacher_ppl"]
     print("held-out perplexity / the teacher's: "

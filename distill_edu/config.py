@@ -199,7 +199,8 @@ def option(name:str, # the field's name, e.g. "batch_size"
     kwargs = {"default": default, "help": doc, **config_field.metadata}
     if "nargs" in kwargs: return [name], kwargs   # a positional argument
     flag, kind = "--" + name.replace("_", "-"), _unwrap(hint)
-    if kind is bool and hint is not bool: return [flag], {**kwargs, "action": argparse.BooleanOptionalAction}   # None: by mode
+    if kind is bool and hint is not bool:
+        return [flag], {**kwargs, "action": argparse.BooleanOptionalAction}   # None: by mode
     if kind is bool and default:   # on by default: the switch turns it off
         return ["--no-" + flag[2:]], {**kwargs, "help": f"off: {doc}", "dest": name, "action": "store_false"}
     if kind is bool: return [flag], {**kwargs, "action": "store_true"}
@@ -225,7 +226,8 @@ _NOT_OPTIONS = ("prompts",)   # a setting of the library only (generate takes --
 
 def build_parser()->argparse.ArgumentParser:
     "The `distill-edu` argument parser, generated from `RunConfig`: its sub-commands from `COMMAND_OPTIONS`."
-    parser = OneLineParser(prog="distill-edu", description="Distil a small GPT-2 student from a teacher's logits on movie reviews.")
+    parser = OneLineParser(prog="distill-edu", description="Distil a small GPT-2 student from a teacher's logits on "
+                                                           "movie reviews.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMAND_OPTIONS) + "}")
     hints, docs = get_type_hints(RunConfig), field_docs(RunConfig)
     config_fields = {f.name: f for f in fields(RunConfig)}
@@ -272,11 +274,15 @@ def check_student(a:RunConfig # the parsed options, the mode's values filled in
     pruned = {"--keep-layers": a.keep_layers, "--prune-by": a.prune_by, "--mlp-hidden": a.mlp_hidden}
     other, given = (pruned, "gpt2") if a.student == "gpt2" else (gpt2, "pruned")
     mixed = [flag for flag, value in other.items() if value is not None]
-    if mixed: raise CLIError(f"{', '.join(mixed)}: not an option of the {given} student; "
-                             + ("add --student pruned" if given == "gpt2" else "a pruned student's size is --keep-layers and --mlp-hidden"))
+    if mixed:
+        raise CLIError(f"{', '.join(mixed)}: not an option of the {given} student; "
+                       + ("add --student pruned" if given == "gpt2" else "a pruned student's size is --keep-layers and "
+                                                                         "--mlp-hidden"))
     if a.student == "gpt2": return
-    if a.keep_layers is None: raise CLIError(f"--student pruned needs --keep-layers N: how many of the teacher's blocks to keep")
-    if a.prune_by is not None and a.prune_by not in PRUNE_BY:   # the parser checks this; a RunConfig built in code does not
+    if a.keep_layers is None:
+        raise CLIError(f"--student pruned needs --keep-layers N: how many of the teacher's blocks to keep")
+    # the parser checks this; a RunConfig built in code does not
+    if a.prune_by is not None and a.prune_by not in PRUNE_BY:
         raise CLIError(f"--prune-by {a.prune_by}: choose one of {', '.join(PRUNE_BY)}")
     config = teacher_config(a.teacher)
     n_blocks = getattr(config, "num_hidden_layers", None)
@@ -306,7 +312,8 @@ def check_args(a:RunConfig # the parsed options
     if a.teacher_cache == "sparse":
         for soft in (a.soft_losses if a.command == "sweep" else [a.soft_loss]):
             try: SparseKDCriterion(soft_loss=soft)
-            except ValueError as e: raise CLIError(f"--teacher-cache sparse, --soft-loss {soft}: {e}; use --teacher-cache exact or none") from None
+            except ValueError as e:
+                raise CLIError(f"--teacher-cache sparse, --soft-loss {soft}: {e}; use --teacher-cache exact or none") from None
     if a.eval_skip < 0: raise CLIError(f"--eval-skip {a.eval_skip}: must be 0 or more")
     files = [("--resume", a.resume), ("checkpoint", a.checkpoint)] + [("checkpoint", f) for f in a.checkpoints]
     for name, f in files:

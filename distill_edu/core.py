@@ -15,7 +15,8 @@ def check_temperature(temperature # the softmax temperature T to validate
                      )->float:
     "`temperature` as a float, or a `ValueError` naming it unless it is a finite number > 0."
     try: t = float(temperature)
-    except (TypeError, ValueError): raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}") from None
     if not (math.isfinite(t) and t > 0):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}; use e.g. temperature=2.0")
     return t
@@ -93,7 +94,8 @@ class Explorer:
             if v not in s.options: raise ValueError(f"{k}={v!r} is not one of the choices {list(s.options)}")
             return
         lo, hi = (s.base**s.min, s.base**s.max) if isinstance(s, W.FloatLogSlider) else (s.min, s.max)
-        if not lo - 1e-9 <= v <= hi + 1e-9: raise ValueError(f"{k}={v!r} is outside the slider's range [{lo:g}, {hi:g}]")
+        if not lo - 1e-9 <= v <= hi + 1e-9:
+            raise ValueError(f"{k}={v!r} is outside the slider's range [{lo:g}, {hi:g}]")
 
     def set(self, **values):
         "Move sliders by name, then redraw once; a `ValueError` for an unknown name or a value out of range."
@@ -135,7 +137,9 @@ def prob_bars(ax, # a matplotlib axes to draw on
     "A bar chart of `probs` over `labels` on a fixed [0, 1] scale."
     ax.bar(range(len(labels)), [float(v) for v in probs], color=color)
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
-    ax.set_ylim(0, 1); ax.set_title(title, fontsize=9)
+    ax.set_ylim(0, 1)
+    ax.set_title(title, fontsize=9)
+
 
 # %% ../nbs/02_temperature.ipynb #6648376d
 def temperature_explorer(teacher_logits, # (vocab,) teacher logits for one position
@@ -152,9 +156,11 @@ def temperature_explorer(teacher_logits, # (vocab,) teacher logits for one posit
     if zs is not None and zs.shape != zt.shape:
         raise ValueError(f"teacher and student logits must have the same length, got {len(zt)} and {len(zs)}")
     tokens = [f"#{i}" for i in range(len(zt))] if tokens is None else [str(t) for t in tokens]
-    if len(tokens) != len(zt): raise ValueError(f"need one token per logit, got {len(tokens)} tokens and {len(zt)} logits")
+    if len(tokens) != len(zt):
+        raise ValueError(f"need one token per logit, got {len(tokens)} tokens and {len(zt)} logits")
     lo, hi = check_temperature(t_range[0]), check_temperature(t_range[1])
-    if not lo <= check_temperature(temperature) <= hi: raise ValueError(f"temperature {temperature!r} is outside t_range {t_range}")
+    if not lo <= check_temperature(temperature) <= hi:
+        raise ValueError(f"temperature {temperature!r} is outside t_range {t_range}")
     order = zt.argsort(descending=True)[:top_k]
     labels = [tokens[i] for i in order]
 

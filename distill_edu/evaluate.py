@@ -44,7 +44,8 @@ def evaluate(student:nn.Module, # the student (put in eval mode for the evaluati
         if teacher_source is not None:
             targets = teacher_source(ids, widx)
             if targets.logits is None:
-                raise ValueError("evaluate needs the teacher's full logits (a live teacher or an exact cache), not top-k targets")
+                raise ValueError("evaluate needs the teacher's full logits (a live teacher or an exact cache), not "
+                                 "top-k targets")
             t = targets.logits.to(device).float()
             t_nll += F.cross_entropy(t[:, :-1].flatten(0, 1), labels.flatten(), reduction="sum").item()
             kl += kld_loss(s, t, temperature=1.0).item() * ids.numel()
@@ -113,13 +114,15 @@ def plot_comparison(df:pd.DataFrame, # what curves({...}) returns for the runs, 
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 3, figsize=(15, 3.8))
     tr, ev = df[df.kind == "train"], df[df.kind == "eval"]
-    for name, g in tr.groupby("run", sort=False): axs[0].plot(g.step, g.hard.rolling(smooth, min_periods=1).mean(), label=name)
+    for name, g in tr.groupby("run", sort=False):
+        axs[0].plot(g.step, g.hard.rolling(smooth, min_periods=1).mean(), label=name)
     for ax, col in zip(axs[1:], ("student_ppl", "kl")):
         for name, g in ev.groupby("run", sort=False): ax.plot(g.step, g[col], marker="o", label=name)
     axs[1].axhline(ev.teacher_ppl.dropna().iloc[0], ls="--", c="gray", label="teacher")
     for ax, yl, t in zip(axs, (f"cross-entropy (rolling mean of {smooth})", "perplexity", "nats per token"),
                          ("training loss on the labels", "held-out perplexity", "held-out KL(teacher ‖ student)")):
-        ax.set(xlabel="optimizer step", ylabel=yl, title=t); ax.legend(fontsize=8)
+        ax.set(xlabel="optimizer step", ylabel=yl, title=t)
+        ax.legend(fontsize=8)
     axs[1].set_yscale("log")
     if title: fig.suptitle(title)
     fig.tight_layout()

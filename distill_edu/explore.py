@@ -30,7 +30,8 @@ def _optimal_logits(zt, y, a, T, soft_loss, max_steps=100):
     V = len(zt)
     f = lambda z: balanced_loss(F.cross_entropy(z[None], torch.tensor([y])), z[None], zt[None], soft_loss, a, T)
     shift = torch.full((V, V), 1 / V, dtype=torch.float64) if soft_loss == "kld" else 0  # kld ignores z + c: fix c
-    shift = shift + 1e-12 * torch.eye(V, dtype=torch.float64)   # solvable where a tempered softmax underflows; g = 0 unmoved
+    # solvable where a tempered softmax underflows; g = 0 unmoved
+    shift = shift + 1e-12 * torch.eye(V, dtype=torch.float64)
     z = zt.clone()
     for _ in range(max_steps):
         g = torch.func.grad(f)(z)
@@ -72,13 +73,17 @@ def alpha_explorer(teacher_logits, # (vocab,) teacher logits for one position
     "Sliders for α and T (and the soft loss) redrawing hard, soft and total loss and the loss's optimal student."
     import ipywidgets as W, matplotlib.pyplot as plt
     zt, zs = as_fp32(teacher_logits).flatten(), as_fp32(student_logits).flatten()
-    if zs.shape != zt.shape: raise ValueError(f"teacher and student logits must have the same length, got {len(zt)} and {len(zs)}")
+    if zs.shape != zt.shape:
+        raise ValueError(f"teacher and student logits must have the same length, got {len(zt)} and {len(zs)}")
     if not 0 <= int(label) < len(zt): raise ValueError(f"label must be a token index in [0, {len(zt)}), got {label!r}")
     tokens = [f"#{i}" for i in range(len(zt))] if tokens is None else [str(t) for t in tokens]
-    if len(tokens) != len(zt): raise ValueError(f"need one token per logit, got {len(tokens)} tokens and {len(zt)} logits")
-    check_alpha(alpha); check_soft_loss(soft_loss)
+    if len(tokens) != len(zt):
+        raise ValueError(f"need one token per logit, got {len(tokens)} tokens and {len(zt)} logits")
+    check_alpha(alpha)
+    check_soft_loss(soft_loss)
     lo, hi = check_temperature(t_range[0]), check_temperature(t_range[1])
-    if not lo <= check_temperature(temperature) <= hi: raise ValueError(f"temperature {temperature!r} is outside t_range {t_range}")
+    if not lo <= check_temperature(temperature) <= hi:
+        raise ValueError(f"temperature {temperature!r} is outside t_range {t_range}")
     order = zt.argsort(descending=True)[:top_k].tolist()
     if label not in order: order[-1] = label
     labels = [tokens[i] for i in order]
@@ -100,7 +105,8 @@ def alpha_explorer(teacher_logits, # (vocab,) teacher logits for one position
         title = "best student for this loss (free logits)" if best is not None else f"{soft_loss}: no single optimum drawn"
         prob_bars(ax2, labels, vals["optimum"] if best is not None else torch.zeros(len(labels)), title, "tab:purple")
         ax2.plot(range(len(labels)), p1[order].tolist(), "b_", ms=12, mew=2, label="teacher (T=1)")
-        ax2.plot(range(len(labels)), q1[order].tolist(), "ko", ms=4, label="student now (T=1)"); ax2.legend(fontsize=7)
+        ax2.plot(range(len(labels)), q1[order].tolist(), "ko", ms=4, label="student now (T=1)")
+        ax2.legend(fontsize=7)
         fig.tight_layout()
         return fig, vals
 

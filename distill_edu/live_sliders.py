@@ -49,9 +49,12 @@ def live_sliders_data(tokens=EXAMPLE["tokens"], # the candidate next tokens (bar
                teacher_max_prob=[], student_max_prob=[], kld=[], balanced_kld=[], balanced_mse=[], optimum_kld=[], optimum_mse=[])
     for T in temperatures:
         p, q = softmax_t(zt, T)[0], softmax_t(zs, T)[0]
-        ref["teacher_probs"].append(p.tolist()); ref["student_probs"].append(q.tolist())
-        ref["teacher_entropy"].append(entropy(p).item()); ref["student_entropy"].append(entropy(q).item())
-        ref["teacher_max_prob"].append(p.max().item()); ref["student_max_prob"].append(q.max().item())
+        ref["teacher_probs"].append(p.tolist())
+        ref["student_probs"].append(q.tolist())
+        ref["teacher_entropy"].append(entropy(p).item())
+        ref["student_entropy"].append(entropy(q).item())
+        ref["teacher_max_prob"].append(p.max().item())
+        ref["student_max_prob"].append(q.max().item())
         ref["kld"].append(kld_loss(zs, zt, temperature=T).item())
         for soft in ("kld", "mse"):
             ref[f"balanced_{soft}"].append([balanced_loss(hard, zs, zt, soft_loss=soft, alpha=a, temperature=T).item()

@@ -21,8 +21,8 @@ def check_mask(mask, # None, or a bool or 0/1 tensor (or anything `torch.as_tens
     if mask is None: return None
     mask = torch.as_tensor(mask, device=device)
     if tuple(mask.shape) != tuple(shape):
-        raise ValueError(f"mask must have the positions' shape {tuple(shape)} (the logits' shape without the vocabulary), "
-                         f"got mask {tuple(mask.shape)}")
+        raise ValueError(f"mask must have the positions' shape {tuple(shape)} (the logits' shape without the "
+                         f"vocabulary), got mask {tuple(mask.shape)}")
     if mask.dtype == torch.bool: return mask
     if not ((mask == 0) | (mask == 1)).all():
         raise ValueError(f"mask must be bool or contain only 0 and 1, got values {torch.unique(mask)[:5].tolist()}")
@@ -37,7 +37,8 @@ def check_logits(student_logits, # (..., vocab) student logits
     if s.shape != t.shape:
         raise ValueError(f"student_logits and teacher_logits must have the same shape, got student {tuple(s.shape)} "
                          f"and teacher {tuple(t.shape)}; both must be (batch, seq, vocab) over the same vocabulary")
-    if s.ndim < 2: raise ValueError(f"logits must be (batch, seq, vocab) or (positions, vocab), got shape {tuple(s.shape)}")
+    if s.ndim < 2:
+        raise ValueError(f"logits must be (batch, seq, vocab) or (positions, vocab), got shape {tuple(s.shape)}")
     return s, t, check_mask(mask, s.shape[:-1], s.device)
 
 # %% ../nbs/03_losses.ipynb #a0b0fbb1
@@ -187,7 +188,8 @@ def soft_loss(name:str, # one of SOFT_LOSSES: "kld", "mse", "reverse_kld", "jsd"
               beta:float=0.5 # JSD weight, used by "jsd" only
              )->torch.Tensor:
     "The soft (teacher) loss called `name`; an unknown name raises a `ValueError` listing the valid ones."
-    check_soft_loss(name); check_temperature(temperature)
+    check_soft_loss(name)
+    check_temperature(temperature)
     if name == "kld": return kld_loss(student_logits, teacher_logits, temperature, mask)
     if name == "mse": return mse_logit_loss(student_logits, teacher_logits, mask)
     if name == "reverse_kld": return reverse_kld_loss(student_logits, teacher_logits, temperature, mask)

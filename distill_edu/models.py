@@ -46,7 +46,8 @@ def _smollm2_tokenizer():
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         tok.add_special_tokens(SMOLLM2_SPECIAL)
         tmp = folder.with_name(f"tokenizer.tmp{os.getpid()}")
-        tok.save_pretrained(tmp); _publish(tmp, folder)
+        tok.save_pretrained(tmp)
+        _publish(tmp, folder)
     tok.add_special_tokens(SMOLLM2_SPECIAL)
     return tok
 
@@ -66,7 +67,9 @@ def document_separator(tokenizer:PreTrainedTokenizerBase # the tokenizer of the 
     "The id that separates documents in a token stream: `<|endoftext|>` when the vocabulary has it, else end-of-sequence."
     vocab = tokenizer.get_vocab()
     if "<|endoftext|>" in vocab: return vocab["<|endoftext|>"]
-    if tokenizer.eos_token_id is None: raise ValueError(f"{type(tokenizer).__name__} has neither <|endoftext|> nor an eos token; set tokenizer.eos_token first.")
+    if tokenizer.eos_token_id is None:
+        raise ValueError(f"{type(tokenizer).__name__} has neither <|endoftext|> nor an eos token; set "
+                         "tokenizer.eos_token first.")
     return tokenizer.eos_token_id
 
 # %% ../nbs/10_models.ipynb #43266f9a
@@ -76,7 +79,8 @@ def pick_device(device:str|torch.device|None=None # an explicit choice; wins ove
     device = device or os.environ.get("DISTILL_EDU_DEVICE")
     if device: return torch.device(device)
     if torch.cuda.is_available(): return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(): return torch.device("mps")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
     return torch.device("cpu")
 
 # %% ../nbs/10_models.ipynb #7faf2e8c
@@ -118,24 +122,28 @@ def _gguf_name_map_once():
     "Make `gguf.get_tensor_name_map` build each map once; returns the undo. transformers rebuilds it for every tensor (~1/3 of the load)."
     import functools, gguf
     orig = gguf.get_tensor_name_map
-    gguf.get_tensor_name_map = functools.lru_cache(orig)   # transformers imports it from `gguf` at each call, so this is seen
+    # transformers imports it from `gguf` at each call, so this is seen
+    gguf.get_tensor_name_map = functools.lru_cache(orig)
     return lambda: setattr(gguf, "get_tensor_name_map", orig)
 
 def _convert_smollm2(folder:Path):
     "Dequantize the bundled GGUF once and save it as a safetensors folder."
     gguf = smollm2_gguf_path()
     try: import gguf as _, accelerate as _
-    except ImportError as e: raise MissingResource(f"Loading a GGUF needs `gguf` and `accelerate`: pip install gguf accelerate ({e})") from e
+    except ImportError as e:
+        raise MissingResource(f"Loading a GGUF needs `gguf` and `accelerate`: pip install gguf accelerate ({e})") from e
     from transformers.initialization import no_init_weights
     undo = _gguf_name_map_once()
     try: src = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     finally: undo()
     cfg = src.config
     if hasattr(cfg, "quantization_config"): del cfg.quantization_config   # what we save is plain fp32, not GGUF blocks
-    with no_init_weights(): model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)   # no random init: every weight is replaced
+    with no_init_weights():
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)   # no random init: every weight is replaced
     model.load_state_dict(src.state_dict(), assign=True)   # take the dequantized tensors themselves, no copy
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
-    model.save_pretrained(tmp); _publish(tmp, folder)
+    model.save_pretrained(tmp)
+    _publish(tmp, folder)
 
 def _load_smollm2(dtype):
     folder = smollm2_cache_dir()/"model"
@@ -157,7 +165,8 @@ def load_teacher(name:str="gpt2", # "gpt2", another hub id, a local folder, or "
                  dtype:torch.dtype|None=None # e.g. torch.bfloat16; float32 for SmolLM2 when None
                 )->PreTrainedModel:
     "A frozen teacher in eval mode: from the hub or a folder, or SmolLM2-135M converted from its bundled GGUF."
-    if not isinstance(name, (str, Path)): raise TypeError(f"name must be a string or a path, got {type(name).__name__}. Accepted: {ACCEPTED}.")
+    if not isinstance(name, (str, Path)):
+        raise TypeError(f"name must be a string or a path, got {type(name).__name__}. Accepted: {ACCEPTED}.")
     if _is_smollm2(name): model = _load_smollm2(dtype)
     else: model = _from_pretrained(AutoModelForCausalLM, str(name), **({"dtype": dtype} if dtype else {}))
     return freeze(model.to(pick_device(device)))
@@ -231,7 +240,8 @@ def make_student(vocab:int|PretrainedConfig|nn.Module|PreTrainedTokenizerBase=50
     cfg = config if config is not None else student_config(vocab, **kwargs)
     if seed is not None: torch.manual_seed(seed)
     with torch.device(device or "cpu"): model = GPT2LMHeadModel(cfg)
-    model.loss_type = "ForCausalLM"   # GPT-2's class name maps to no loss type: transformers would warn at the first labels= loss
+    # GPT-2's class name maps to no loss type: transformers would warn at the first labels= loss
+    model.loss_type = "ForCausalLM"
     return model
 
 # %% ../nbs/10_models.ipynb #dcc40071
@@ -279,13 +289,15 @@ def text_loss(model:nn.Module, # a causal language model
     nll = tokens = chars = 0
     try:
         for i in range(0, len(docs), batch_size):
-            batch = docs[i:i+batch_size]; n = max(map(len, batch))
+            batch = docs[i:i+batch_size]
+            n = max(map(len, batch))
             ids = torch.tensor([d + [pad]*(n - len(d)) for d in batch], device=dev)
             mask = torch.tensor([[1]*len(d) + [0]*(n - len(d)) for d in batch], device=dev)
             logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
             labels = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
             nll += torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum").item()
-            tokens += int(mask[:, 1:].sum()); chars += sum(len(tokenizer.decode(d[1:])) for d in batch)
+            tokens += int(mask[:, 1:].sum())
+            chars += sum(len(tokenizer.decode(d[1:])) for d in batch)
     finally: model.train(was_training)
     return dict(nll=nll, tokens=tokens, chars=chars, ppl=math.exp(nll/tokens), bpc=nll/(math.log(2)*chars))
 
@@ -309,7 +321,9 @@ def generate_response(prompt:str, # the text to continue
                      )->str:
     "The prompt followed by the model's continuation (generated in eval mode), decoded without special tokens."
     n_ctx = max_positions(model)
-    if not 0 < max_new_tokens < n_ctx: raise ValueError(f"max_new_tokens must be between 1 and {n_ctx-1} (the model's context is {n_ctx}), got {max_new_tokens}")
+    if not 0 < max_new_tokens < n_ctx:
+        raise ValueError(f"max_new_tokens must be between 1 and {n_ctx-1} (the model's context is {n_ctx}), got "
+                         f"{max_new_tokens}")
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"][:, -(n_ctx - max_new_tokens):]
     if ids.shape[1] == 0: raise ValueError("The prompt is empty after tokenization; give at least one word.")
     dev = next(model.parameters()).device
@@ -325,5 +339,7 @@ def generate_response(prompt:str, # the text to continue
         cfg.pad_token_id = None
         out = model.generate(ids.to(dev), attention_mask=torch.ones_like(ids).to(dev), max_new_tokens=max_new_tokens,
                              pad_token_id=pad, **kw)
-    finally: model.train(was_training); cfg.pad_token_id = saved_pad
+    finally:
+        model.train(was_training)
+        cfg.pad_token_id = saved_pad
     return tokenizer.decode(out[0], skip_special_tokens=True)

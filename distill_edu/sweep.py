@@ -72,7 +72,8 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
         run_rows = _run_rows(result, {"run": name, "alpha": alpha, "soft_loss": soft, "temperature": temperature}, timing)
         done[key] = (name, run_rows)
         rows += run_rows
-        if config.out is not None: _write_sweep(pd.DataFrame(rows), config.out)   # after every run: a long sweep keeps its results
+        if config.out is not None:
+            _write_sweep(pd.DataFrame(rows), config.out)   # after every run: a long sweep keeps its results
     table = pd.DataFrame(rows)
     if config.out is not None:
         _write_sweep(table, config.out)
@@ -99,9 +100,12 @@ def run_folder(name:str # a run's name, e.g. "alpha=0.5 kld T=2"
 
 def _write_sweep(df, out):
     import matplotlib.pyplot as plt
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out/"sweep.csv", index=False)
-    fig = plot_sweep(df); fig.savefig(out/"sweep.png", dpi=120); plt.close(fig)
+    fig = plot_sweep(df)
+    fig.savefig(out/"sweep.png", dpi=120)
+    plt.close(fig)
 
 def plot_sweep(df:pd.DataFrame # `sweep(...)` output
               ):

@@ -41,7 +41,8 @@ class EpochBatches(Sampler):
                  drop_last:bool=True # False: keep a last, smaller batch (one process only; for evaluation)
                 ):
         if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if not drop_last and world_size > 1: raise ValueError("drop_last=False needs world_size=1: DDP needs equal batches")
+        if not drop_last and world_size > 1:
+            raise ValueError("drop_last=False needs world_size=1: DDP needs equal batches")
         self.n, self.bs, self.epoch, self.seed, self.shuffle = n, batch_size, epoch, seed, shuffle
         self.rank, self.world = rank, world_size
         self.n_batches = n // (batch_size * world_size) if drop_last else -(-n // batch_size)
@@ -57,7 +58,8 @@ class EpochBatches(Sampler):
     def __len__(self): return self.n_batches
 
     def __iter__(self):
-        mine = self.order()[: self.n_batches * self.bs * self.world][self.rank :: self.world]   # all of it if not drop_last
+        # all of it if not drop_last
+        mine = self.order()[: self.n_batches * self.bs * self.world][self.rank :: self.world]
         for b in range(self.n_batches): yield mine[b * self.bs : (b + 1) * self.bs].tolist()
 
 def make_loader(windows, # a Dataset of (S,) LongTensor windows, e.g. TokenWindows
@@ -67,9 +69,8 @@ def make_loader(windows, # a Dataset of (S,) LongTensor windows, e.g. TokenWindo
     "A DataLoader of `(window_index, input_ids)` batches in the reproducible order of `EpochBatches`."
     # its own generator: a DataLoader otherwise draws a seed from the global RNG each time it is iterated,
     # which would shift the dropout masks of a run resumed in the middle of an epoch
-    return DataLoader(IndexedWindows(windows), batch_sampler=EpochBatches(len(windows), batch_size, epoch, seed, shuffle,
-                                                                         rank, world_size, drop_last),
-                      generator=torch.Generator().manual_seed(seed))
+    batches = EpochBatches(len(windows), batch_size, epoch, seed, shuffle, rank, world_size, drop_last)
+    return DataLoader(IndexedWindows(windows), batch_sampler=batches, generator=torch.Generator().manual_seed(seed))
 
 # %% ../nbs/20_train.ipynb #9ac4934b
 def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields them
@@ -87,7 +88,8 @@ def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields t
     window_index, input_ids = batch
     input_ids = input_ids.to(device or next(model.parameters()).device)
     parts_of_batch = [(window_index, input_ids)]
-    if micro_batches > 1: parts_of_batch = list(zip(torch.as_tensor(window_index).chunk(micro_batches), input_ids.chunk(micro_batches)))
+    if micro_batches > 1:
+        parts_of_batch = list(zip(torch.as_tensor(window_index).chunk(micro_batches), input_ids.chunk(micro_batches)))
     optimizer.zero_grad(set_to_none=True)
     records = []
     for i, (part_index, part_ids) in enumerate(parts_of_batch):
@@ -136,7 +138,8 @@ def train_epoch(loader, # yields (window_index, input_ids) batches
     records, total = [], 0.0
     bar = tqdm(loader, desc=desc, disable=not progress, leave=True, mininterval=1.0)
     for batch in bar:
-        record = train_step(batch, teacher_source, student, criterion, optimizer, scheduler, clip, device, **step_options)
+        record = train_step(batch, teacher_source, student, criterion, optimizer, scheduler, clip, device,
+                            **step_options)
         records.append(record)
         total += record["loss"]
         bar.set_postfix(loss=f"{total / len(records):.4f}", last=f"{record['loss']:.4f}")
@@ -220,7 +223,8 @@ def warmup_schedule(optimizer, # the optimizer whose learning rate it scales
                     warmup_steps:int=0 # steps of the linear ramp (0: the learning rate from the start)
                    ):
     "A linear warm-up over `warmup_steps` optimizer steps, then a constant learning rate."
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup_steps) if warmup_steps else 1.0)
+    def scale(step): return min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, scale)
 
 def _own_rng(seed:int):
     "A context with its own random state seeded with `seed`; the caller's state is restored afterwards."
@@ -265,7 +269,8 @@ def _resume(path, student, optimizer, scheduler, run:dict, device, say)->RunStat
     if saved["run"]["criterion"] != run["criterion"]:
         say(f"note: the checkpoint was trained with {saved['run']['criterion']}, continuing with {run['criterion']}")
     scheduler.load_state_dict(saved["scheduler"])
-    state = RunState(**saved["position"], history=list(saved["history"]), evals=list(saved["evals"]), samples=list(saved["samples"]))
+    records = {key: list(saved[key]) for key in ("history", "evals", "samples")}
+    state = RunState(**saved["position"], **records)
     say(f"resumed from {path}: epoch {state.epoch}, batch {state.batch}, step {state.step}")
     return state
 
@@ -359,7 +364,8 @@ class Evaluations(Hook):
         with _own_rng(loop.config.seed): metrics = self.evaluator(student.eval())
         student.train(was_training)
         state.evals.append({"epoch": state.epoch + state.batch / loop.n_batches, "step": state.step, **metrics})
-        loop.say(f"  step {state.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
+        shown = ", ".join(f"{name} {value:.4g}" for name, value in metrics.items() if isinstance(value, float))
+        loop.say(f"  step {state.step}: {shown}")
 
 class Checkpoints(Hook):
     "`checkpoint.pt` in `config.out` after each epoch and every `checkpoint_every` steps; `written` is the last one."
