@@ -37,7 +37,8 @@ class KDCriterion:
     def needs_teacher(self)->bool: return self.alpha < 1
 
     def __repr__(self):
-        return f"{type(self).__name__}(alpha={self.alpha}, soft_loss={self.soft_loss!r}, temperature={self.temperature})"
+        settings = f"alpha={self.alpha}, soft_loss={self.soft_loss!r}, temperature={self.temperature}"
+        return f"{type(self).__name__}({settings})"
 
     def check_targets(self, targets:TeacherTargets|None, # what the teacher source returned (None: nothing)
                       full:bool=False # True: only the teacher's full logits will do
@@ -93,7 +94,8 @@ class DistillCriterion(KDCriterion):
         hard = hard_loss(student_logits, labels, mask)
         if not self.needs_teacher: return self.mix(hard, None)
         self.check_targets(targets, full=True)
-        total = balanced_loss(hard, student_logits, targets.logits, self.soft_loss, self.alpha, self.temperature, mask, self.beta)
+        total = balanced_loss(hard, student_logits, targets.logits, self.soft_loss, self.alpha, self.temperature, mask,
+                              self.beta)
         soft = total if self.alpha == 0 else (total - self.alpha * hard) / (1 - self.alpha)
         return total, self.report(hard, soft)
 
@@ -132,40 +134,44 @@ class ChunkedRows(torch.autograd.Function):
     "Sum of `loss_fn(start, stop, rows, *shared)` over chunks of rows; gradients computed chunk by chunk in the forward pass."
     @staticmethod
     def forward(ctx, loss_fn, chunk:int, rows:Tensor, *shared:Tensor):
-        needs = ctx.needs_input_grad[2:]
-        grads = [torch.empty_like(rows) if needs[0] else None] + [torch.zeros_like(t, dtype=torch.float32) if n else None
-                                                               for t, n in zip(shared, needs[1:])]
+        needs = ctx.needs_input_grad[2:]   # whether the rows and each shared tensor need a gradient
+        grads = [torch.empty_like(rows) if needs[0] else None]
+        grads += [torch.zeros_like(tensor, dtype=torch.float32) if need else None
+                  for tensor, need in zip(shared, needs[1:])]
         total = torch.zeros((), dtype=torch.float32, device=rows.device)
-        for a in range(0, rows.shape[0], chunk):
-            b = min(a + chunk, rows.shape[0])
+        for start in range(0, rows.shape[0], chunk):
+            stop = min(start + chunk, rows.shape[0])
             with torch.enable_grad():
-                ins = [rows[a:b].detach().requires_grad_(needs[0])] + [t.detach().requires_grad_(n) for t, n in zip(shared, needs[1:])]
-                loss = loss_fn(a, b, *ins)
+                inputs = [rows[start:stop].detach().requires_grad_(needs[0])]
+                inputs += [tensor.detach().requires_grad_(need) for tensor, need in zip(shared, needs[1:])]
+                loss = loss_fn(start, stop, *inputs)
                 if isinstance(loss, tuple):  # closed form: (value, [gradient or None for each input])
-                    loss, gs = loss[0], iter([g for g, n in zip(loss[1], needs) if n])
+                    loss, chunk_grads = loss[0], iter([grad for grad, need in zip(loss[1], needs) if need])
                 else:
-                    wanted = [x for x, n in zip(ins, needs) if n]
-                    gs = iter(torch.autograd.grad(loss, wanted, allow_unused=True) if wanted and loss.requires_grad else [])
-            for i, n in enumerate(needs):
-                if not n: continue
-                g = next(gs, None)
-                if i == 0: grads[0][a:b] = 0 if g is None else g
-                elif g is not None: grads[i] += g
+                    wanted = [x for x, need in zip(inputs, needs) if need]
+                    differentiable = wanted and loss.requires_grad
+                    chunk_grads = iter(torch.autograd.grad(loss, wanted, allow_unused=True) if differentiable else [])
+            for i, need in enumerate(needs):
+                if not need: continue
+                grad = next(chunk_grads, None)
+                if i == 0: grads[0][start:stop] = 0 if grad is None else grad   # the rows: this chunk's slice
+                elif grad is not None: grads[i] += grad                          # a shared tensor: summed over chunks
             total += loss.detach().float()
-        ctx.save_for_backward(*[g if g is not None else torch.empty(0) for g in grads])
-        ctx.has = [g is not None for g in grads]
-        ctx.dtypes = [rows.dtype] + [t.dtype for t in shared]
+        ctx.save_for_backward(*[grad if grad is not None else torch.empty(0) for grad in grads])
+        ctx.has_grad = [grad is not None for grad in grads]
+        ctx.dtypes = [rows.dtype] + [tensor.dtype for tensor in shared]
         return total
 
     @staticmethod
     def backward(ctx, grad_out):
         out = []
-        for g, h, dt in zip(ctx.saved_tensors, ctx.has, ctx.dtypes):
-            if not h:
+        for grad, has_grad, dtype in zip(ctx.saved_tensors, ctx.has_grad, ctx.dtypes):
+            if not has_grad:
                 out.append(None)
                 continue
-            if not (grad_out == 1).all(): g = g.mul_(grad_out.to(g.dtype))  # in place: no second full-size tensor
-            out.append(g.to(dt))
+            # in place: no second full-size tensor
+            if not (grad_out == 1).all(): grad = grad.mul_(grad_out.to(grad.dtype))
+            out.append(grad.to(dtype))
         return (None, None, *out)
 
 def chunked_rows(loss_fn, # `loss_fn(start, stop, rows_chunk, *shared) -> scalar` (autograd), or `-> (scalar, [grad of each input])`
@@ -289,32 +295,32 @@ def _teacher_rows(teacher:TeacherTargets, logqT:Tensor, T:float)->tuple:
     p = logp.exp()
     return kl_rows(logp, logqT, p), p
 
-def _rows_autograd(c:ChunkedKDCriterion, logits, rows:dict, parts:dict):
+def _rows_autograd(criterion:ChunkedKDCriterion, logits, rows:dict, parts:dict):
     "This chunk's share of the total for `logits` rows, differentiated by autograd; adds its hard and soft shares to `parts`."
     logits = logits.float()
     logq1 = torch.log_softmax(logits, -1)
     total = logits.sum() * 0
     hard = (nll_rows(logq1, rows["next_tokens"]) * rows["hard_weights"]).sum()   # always reported
     parts["hard"] += hard.item()
-    if c.alpha > 0: total = total + c.alpha * hard
-    if c.alpha < 1:
-        T = c.temperature
+    if criterion.alpha > 0: total = total + criterion.alpha * hard
+    if criterion.alpha < 1:
+        T = criterion.temperature
         logqT = logq1 if T == 1 else torch.log_softmax(logits / T, -1)
         kl, _ = _teacher_rows(rows["teacher"], logqT, T)
         soft = T * T * (kl * rows["soft_weights"]).sum()
         parts["soft"] += soft.item()
-        total = total + (1 - c.alpha) * soft
+        total = total + (1 - criterion.alpha) * soft
     return total
 
 # %% ../nbs/23_chunked_loss.ipynb #5a0e1c0d
 @torch.no_grad()
-def _rows_closed(c:ChunkedKDCriterion, logits, rows:dict, parts:dict):
+def _rows_closed(criterion:ChunkedKDCriterion, logits, rows:dict, parts:dict):
     "(this chunk's share, its gradient with respect to the `logits` rows) from the formulas; adds to `parts`."
     logits = logits.float()
-    alpha, T = c.alpha, c.temperature
+    alpha, T = criterion.alpha, criterion.temperature
     next_tokens, hard_weights = rows["next_tokens"], rows["hard_weights"]
     total, grad = logits.new_zeros(()), None
-    needs_logq1 = alpha > 0 or T == 1 or c.report_hard
+    needs_logq1 = alpha > 0 or T == 1 or criterion.report_hard
     logq1 = torch.log_softmax(logits, -1) if needs_logq1 else None
     if logq1 is not None:
         label_columns = next_tokens.clamp_min(0)[:, None]

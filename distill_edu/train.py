@@ -60,7 +60,7 @@ class EpochBatches(Sampler):
     def __iter__(self):
         # all of it if not drop_last
         mine = self.order()[: self.n_batches * self.bs * self.world][self.rank :: self.world]
-        for b in range(self.n_batches): yield mine[b * self.bs : (b + 1) * self.bs].tolist()
+        for batch in range(self.n_batches): yield mine[batch * self.bs : (batch + 1) * self.bs].tolist()
 
 def make_loader(windows, # a Dataset of (S,) LongTensor windows, e.g. TokenWindows
                 batch_size:int, epoch:int=0, seed:int=0, shuffle:bool=True, rank:int=0, world_size:int=1,
@@ -214,9 +214,9 @@ def init_distributed(backend:str|None=None # "gloo" (CPU) or "nccl" (GPUs); None
 
 def make_optimizer(model:nn.Module, lr:float=3e-4, betas=(0.9, 0.95), weight_decay:float=0.1)->torch.optim.AdamW:
     "AdamW with weight decay on the weight matrices only (biases, norms: none), as in nanoGPT."
-    ps = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in ps if p.ndim >= 2], "weight_decay": weight_decay},
-              {"params": [p for p in ps if p.ndim < 2], "weight_decay": 0.0}]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trainable if p.ndim >= 2], "weight_decay": weight_decay},
+              {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 def warmup_schedule(optimizer, # the optimizer whose learning rate it scales
