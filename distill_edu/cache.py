@@ -166,36 +166,38 @@ class TeacherCache:
                           "use the sparse mode, fewer windows (fill(indices=...)), or another folder")
 
 # %% ../nbs/22_teacher_cache.ipynb #341bf9bf
-def _store(c:TeacherCache, idx:np.ndarray, logits:Tensor):
+def _store(cache:TeacherCache, idx:np.ndarray, logits:Tensor):
     "Write the teacher `logits` of windows `idx` in the cache's format (full, or sparsified), and mark them done."
-    m, a = c.meta, c._arrays
-    if c.mode == "exact":
-        x = logits.to(getattr(torch, m["dtype"]))
-        a["logits"][idx] = x.view(torch.int16).numpy() if m["dtype"] == "bfloat16" else x.numpy()
+    meta, arrays = cache.meta, cache._arrays
+    if cache.mode == "exact":
+        stored = logits.to(getattr(torch, meta["dtype"]))
+        # numpy has no bfloat16: its bits are kept as int16
+        arrays["logits"][idx] = stored.view(torch.int16).numpy() if meta["dtype"] == "bfloat16" else stored.numpy()
     else:
-        sp = sparsify_logits(logits, m["k"], m["samples"], c.temperatures, c._offsets(idx))
-        a["head_p"][idx] = sp["head_p"].numpy()
-        a["head_idx"][idx] = sp["head_idx"].numpy().astype(a["head_idx"].dtype)
-        for T in c.temperatures:
-            a[_key("tail_idx", T)][idx] = sp[T]["tail_idx"].numpy().astype(a[_key("tail_idx", T)].dtype)
-            a[_key("stats", T)][idx] = torch.stack([sp[T]["log_c"], sp[T]["negentropy"]], -1).numpy()
-    for arr in a.values(): arr.flush()
-    c.done[idx] = 1
-    c.done.flush()
+        sparse = sparsify_logits(logits, meta["k"], meta["samples"], cache.temperatures, cache._offsets(idx))
+        arrays["head_p"][idx] = sparse["head_p"].numpy()
+        arrays["head_idx"][idx] = sparse["head_idx"].numpy().astype(arrays["head_idx"].dtype)
+        for T in cache.temperatures:
+            tail_idx, stats = arrays[_key("tail_idx", T)], arrays[_key("stats", T)]
+            tail_idx[idx] = sparse[T]["tail_idx"].numpy().astype(tail_idx.dtype)
+            stats[idx] = torch.stack([sparse[T]["log_c"], sparse[T]["negentropy"]], -1).numpy()
+    for array in arrays.values(): array.flush()
+    cache.done[idx] = 1
+    cache.done.flush()
 
-def _load(c:TeacherCache, idx:np.ndarray)->TeacherTargets:
+def _load(cache:TeacherCache, idx:np.ndarray)->TeacherTargets:
     "The cached targets of windows `idx`: full logits, or the sparse pieces as `TeacherTargets`."
-    m, a = c.meta, c._arrays
-    if c.mode == "exact":
-        x = torch.from_numpy(np.ascontiguousarray(a["logits"][idx]))
-        return TeacherTargets(logits=x.view(torch.bfloat16) if m["dtype"] == "bfloat16" else x)
-    sp = {"head_p": torch.from_numpy(np.ascontiguousarray(a["head_p"][idx])),
-          "head_idx": torch.from_numpy(a["head_idx"][idx].astype(np.int64))}
-    for T in c.temperatures:
-        st = torch.from_numpy(np.ascontiguousarray(a[_key("stats", T)][idx]))
-        sp[T] = {"tail_idx": torch.from_numpy(a[_key("tail_idx", T)][idx].astype(np.int64)),
-                 "log_c": st[..., 0], "negentropy": st[..., 1]}
-    return sparse_targets(sp)
+    meta, arrays = cache.meta, cache._arrays
+    if cache.mode == "exact":
+        stored = torch.from_numpy(np.ascontiguousarray(arrays["logits"][idx]))
+        return TeacherTargets(logits=stored.view(torch.bfloat16) if meta["dtype"] == "bfloat16" else stored)
+    sparse = {"head_p": torch.from_numpy(np.ascontiguousarray(arrays["head_p"][idx])),
+              "head_idx": torch.from_numpy(arrays["head_idx"][idx].astype(np.int64))}
+    for T in cache.temperatures:
+        stats = torch.from_numpy(np.ascontiguousarray(arrays[_key("stats", T)][idx]))
+        sparse[T] = {"tail_idx": torch.from_numpy(arrays[_key("tail_idx", T)][idx].astype(np.int64)),
+                     "log_c": stats[..., 0], "negentropy": stats[..., 1]}
+    return sparse_targets(sparse)
 
 
 # %% ../nbs/22_teacher_cache.ipynb #8f2fca06

@@ -77,7 +77,7 @@ def _read(path, map_location):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No checkpoint at {path}. Check the path, or start from scratch (there is nothing to resume).")
-    try: ck = torch.load(path, map_location=map_location, weights_only=True)
+    try: saved = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise ValueError(f"{path} holds objects that are not plain tensors or values; refusing to unpickle it "
                          f"(weights_only=True): {_last_line(e)}") from e
@@ -85,14 +85,15 @@ def _read(path, map_location):
     except Exception as e:
         raise ValueError(f"{path} is truncated or corrupt ({type(e).__name__}: {_last_line(e)}). Delete it and resume "
                          "from an earlier checkpoint.") from e
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise ValueError(f"{path} is not a distill_edu checkpoint (written by save_checkpoint).")
-    return ck
+    return saved
 
 def _check_shapes(path, saved, model, config):
     own = model.state_dict()
     missing, extra = sorted(own.keys() - saved.keys()), sorted(saved.keys() - own.keys())
-    wrong = [f"{k}: saved {tuple(saved[k].shape)}, model {tuple(own[k].shape)}" for k in own.keys() & saved.keys() if saved[k].shape != own[k].shape]
+    wrong = [f"{k}: saved {tuple(saved[k].shape)}, model {tuple(own[k].shape)}"
+             for k in own.keys() & saved.keys() if saved[k].shape != own[k].shape]
     if missing or extra or wrong:
         desc = f" It was saved from a model with config {json.loads(config) if config else '?'}." if config else ""
         raise ValueError(f"{path} does not belong to this model ({len(wrong)} shape mismatches, {len(missing)} "
@@ -106,12 +107,13 @@ def load_checkpoint(path:str|Path, # a file written by save_checkpoint
                     restore_rng:bool=False # also restore the Python/NumPy/torch/CUDA random states
                    )->dict:
     "Load `path` into `model` (and `optimizer`); return the saved state with its `rng` and `config`."
-    ck = _read(path, map_location)
-    _check_shapes(path, ck["model"], model, ck.get("config"))
-    model.load_state_dict(ck["model"])
+    saved = _read(path, map_location)
+    _check_shapes(path, saved["model"], model, saved.get("config"))
+    model.load_state_dict(saved["model"])
     if optimizer is not None:
-        if ck["optimizer"] is None:
+        if saved["optimizer"] is None:
             raise ValueError(f"{path} was saved without an optimizer state; pass optimizer=None.")
-        optimizer.load_state_dict(ck["optimizer"])
-    if restore_rng: set_rng_state(ck["rng"])
-    return {**ck["state"], "rng": ck["rng"], "config": json.loads(ck["config"]) if ck.get("config") else None}
+        optimizer.load_state_dict(saved["optimizer"])
+    if restore_rng: set_rng_state(saved["rng"])
+    config = json.loads(saved["config"]) if saved.get("config") else None
+    return {**saved["state"], "rng": saved["rng"], "config": config}
