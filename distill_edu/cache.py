@@ -39,7 +39,8 @@ def teacher_fingerprint(teacher:nn.Module # the teacher model
     h = hashlib.blake2b(digest_size=8)
     h.update(type(teacher).__name__.encode())
     cfg = getattr(teacher, "config", None)
-    if cfg is not None: h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
+    if cfg is not None:
+        h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
     for name, p in list(teacher.state_dict().items())[:: max(1, len(teacher.state_dict()) // 8)]:
         h.update(name.encode())
         h.update(p.detach().flatten()[:4096].float().cpu().numpy().tobytes())
@@ -135,7 +136,8 @@ class TeacherCache:
                 raise ValueError(f"the tokens of window {idx[bad[0]]} differ from the ones cached at {self.path}: "
                                  "the cache was built from other data, or the window indices are wrong")
         missing = np.nonzero(self.done[idx] == 0)[0]
-        if len(missing): self._write(idx[missing], input_ids[missing].cpu())
+        if len(missing):
+            self._write(idx[missing], input_ids[missing].cpu())
         out = self._read(idx)
         return out.to(input_ids.device) if input_ids.device.type != "cpu" else out
 
@@ -146,7 +148,8 @@ class TeacherCache:
             )->TeacherCache:
         "Run the teacher over the (missing) windows and store their targets; resumes an interrupted fill."
         idx = np.arange(len(self)) if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
-        if len(windows) != len(self): raise ValueError(f"windows has {len(windows)} windows, the cache {len(self)}")
+        if len(windows) != len(self):
+            raise ValueError(f"windows has {len(windows)} windows, the cache {len(self)}")
         todo = idx[self.done[idx] == 0]
         self._check_disk(len(todo))
         for a in tqdm(range(0, len(todo), batch_size), desc="caching teacher", unit=" batches", disable=not progress):
@@ -181,7 +184,8 @@ def _store(cache:TeacherCache, idx:np.ndarray, logits:Tensor):
             tail_idx, stats = arrays[_key("tail_idx", T)], arrays[_key("stats", T)]
             tail_idx[idx] = sparse[T]["tail_idx"].numpy().astype(tail_idx.dtype)
             stats[idx] = torch.stack([sparse[T]["log_c"], sparse[T]["negentropy"]], -1).numpy()
-    for array in arrays.values(): array.flush()
+    for array in arrays.values():
+        array.flush()
     cache.done[idx] = 1
     cache.done.flush()
 
@@ -202,7 +206,8 @@ def _load(cache:TeacherCache, idx:np.ndarray)->TeacherTargets:
 
 # %% ../nbs/22_teacher_cache.ipynb #8f2fca06
 def _settings(mode, k, samples, temperatures, dtype):
-    if mode not in ("sparse", "exact"): raise ValueError(f"mode must be 'sparse' or 'exact', got {mode!r}")
+    if mode not in ("sparse", "exact"):
+        raise ValueError(f"mode must be 'sparse' or 'exact', got {mode!r}")
     if mode == "exact":
         if dtype not in ("float16", "bfloat16"):
             raise ValueError(f"dtype must be 'float16' or 'bfloat16', got {dtype!r}")
@@ -252,7 +257,8 @@ def teacher_cache(teacher:nn.Module, # the teacher (frozen, eval mode)
               {"head_p": (np.float16, (n, S, k)), "head_idx": (ib, (n, S, k)),
                **{_key(name, T): spec for T in settings["temperatures"]
                   for name, spec in (("tail_idx", (ib, (n, S, samples))), ("stats", (np.float32, (n, S, 2))))}})
-    for name, (dt, shape) in shapes.items(): _open_mm(path/f"{name}.npy", dt, shape, True)
+    for name, (dt, shape) in shapes.items():
+        _open_mm(path/f"{name}.npy", dt, shape, True)
     np.save(path/"hashes.npy", hashes)
     _open_mm(path/"done.npy", np.uint8, (n,), True)
     meta["arrays"] = list(shapes)

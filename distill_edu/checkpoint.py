@@ -30,7 +30,8 @@ def set_rng_state(state:dict # what rng_state() returned
     name, np_keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((name, np_keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"].cpu())
-    if state.get("cuda") and torch.cuda.is_available(): torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 # %% ../nbs/13_checkpoint.ipynb #d4cd2fec
 FORMAT = "distill_edu-checkpoint-1"
@@ -43,8 +44,10 @@ def _fsync_dir(folder):
     "Flush `folder`'s entries to disk so a finished rename survives a power cut (POSIX; skipped elsewhere)."
     if os.name != "posix": return
     fd = os.open(folder, os.O_RDONLY)
-    try: os.fsync(fd)
-    finally: os.close(fd)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 def save_checkpoint(path:str|Path, # where to write (folders are created)
                     model:nn.Module, # the model being trained
@@ -66,7 +69,8 @@ def save_checkpoint(path:str|Path, # where to write (folders are created)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     finally:
-        if tmp.exists(): tmp.unlink()
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 # %% ../nbs/13_checkpoint.ipynb #1a21402e
@@ -77,7 +81,8 @@ def _read(path, map_location):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No checkpoint at {path}. Check the path, or start from scratch (there is nothing to resume).")
-    try: saved = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise ValueError(f"{path} holds objects that are not plain tensors or values; refusing to unpickle it "
                          f"(weights_only=True): {_last_line(e)}") from e
@@ -114,6 +119,7 @@ def load_checkpoint(path:str|Path, # a file written by save_checkpoint
         if saved["optimizer"] is None:
             raise ValueError(f"{path} was saved without an optimizer state; pass optimizer=None.")
         optimizer.load_state_dict(saved["optimizer"])
-    if restore_rng: set_rng_state(saved["rng"])
+    if restore_rng:
+        set_rng_state(saved["rng"])
     config = json.loads(saved["config"]) if saved.get("config") else None
     return {**saved["state"], "rng": saved["rng"], "config": config}

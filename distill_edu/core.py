@@ -14,7 +14,8 @@ import torch
 def check_temperature(temperature # the softmax temperature T to validate
                      )->float:
     "`temperature` as a float, or a `ValueError` naming it unless it is a finite number > 0."
-    try: t = float(temperature)
+    try:
+        t = float(temperature)
     except (TypeError, ValueError):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}") from None
     if not (math.isfinite(t) and t > 0):
@@ -78,7 +79,8 @@ class Explorer:
         self.image = W.Image(format="png")
         self.widget = W.VBox([W.HBox(list(sliders.values())), self.image])
         self._holding = False
-        for s in sliders.values(): s.observe(lambda change: None if self._holding else self.redraw(), names="value")
+        for s in sliders.values():
+            s.observe(lambda change: None if self._holding else self.redraw(), names="value")
         self.redraw()
 
     @property
@@ -91,7 +93,8 @@ class Explorer:
         import ipywidgets as W
         s = self.sliders[k]
         if hasattr(s, "options"):
-            if v not in s.options: raise ValueError(f"{k}={v!r} is not one of the choices {list(s.options)}")
+            if v not in s.options:
+                raise ValueError(f"{k}={v!r} is not one of the choices {list(s.options)}")
             return
         lo, hi = (s.base**s.min, s.base**s.max) if isinstance(s, W.FloatLogSlider) else (s.min, s.max)
         if not lo - 1e-9 <= v <= hi + 1e-9:
@@ -100,12 +103,15 @@ class Explorer:
     def set(self, **values):
         "Move sliders by name, then redraw once; a `ValueError` for an unknown name or a value out of range."
         for k, v in values.items():
-            if k not in self.sliders: raise ValueError(f"unknown slider {k!r}; this explorer has {list(self.sliders)}")
+            if k not in self.sliders:
+                raise ValueError(f"unknown slider {k!r}; this explorer has {list(self.sliders)}")
             self._check(k, v)
         self._holding = True
         try:
-            for k, v in values.items(): self.sliders[k].value = v
-        finally: self._holding = False
+            for k, v in values.items():
+                self.sliders[k].value = v
+        finally:
+            self._holding = False
         self.redraw()
         return self
 

@@ -46,7 +46,8 @@ class KDCriterion:
         "A `ValueError` if the criterion needs the teacher and `targets` cannot serve it."
         if not self.needs_teacher: return
         name = type(self).__name__
-        if targets is None: raise ValueError(f"{name} with alpha < 1 needs teacher targets, got None")
+        if targets is None:
+            raise ValueError(f"{name} with alpha < 1 needs teacher targets, got None")
         if full and targets.logits is None:
             raise ValueError(f"{name} needs the teacher's full logits; for top-k targets use the criterion that comes "
                              "with the top-k cache (SparseKDCriterion, ChunkedKDCriterion)")
@@ -65,9 +66,12 @@ class KDCriterion:
            )->tuple:
         "(α·hard + (1−α)·soft, parts); a term whose weight is 0 is left out."
         alpha = self.alpha
-        if alpha == 1: total = hard
-        elif alpha == 0: total = soft
-        else: total = alpha * hard + (1 - alpha) * soft
+        if alpha == 1:
+            total = hard
+        elif alpha == 0:
+            total = soft
+        else:
+            total = alpha * hard + (1 - alpha) * soft
         return total, self.report(hard, soft)
 
     def loss_from_model(self, model:nn.Module, # the student (possibly DDP-wrapped)
@@ -123,7 +127,8 @@ class SparseKDCriterion(KDCriterion):
         self.check_targets(targets)
         T = self.temperature
         logqT = logq1 if T == 1 else torch.log_softmax(student_logits / T, -1)
-        if targets.logits is None: soft = sparse_kd_loss(logqT, targets, T, mask)
+        if targets.logits is None:
+            soft = sparse_kd_loss(logqT, targets, T, mask)
         else:
             logp = log_softmax_t(targets.logits.to(logqT.device), T)
             soft = T * T * masked_mean(kl_rows(logp, logqT), mask)
@@ -154,8 +159,10 @@ class ChunkedRows(torch.autograd.Function):
             for i, need in enumerate(needs):
                 if not need: continue
                 grad = next(chunk_grads, None)
-                if i == 0: grads[0][start:stop] = 0 if grad is None else grad   # the rows: this chunk's slice
-                elif grad is not None: grads[i] += grad                          # a shared tensor: summed over chunks
+                if i == 0:
+                    grads[0][start:stop] = 0 if grad is None else grad   # the rows: this chunk's slice
+                elif grad is not None:
+                    grads[i] += grad                          # a shared tensor: summed over chunks
             total += loss.detach().float()
         ctx.save_for_backward(*[grad if grad is not None else torch.empty(0) for grad in grads])
         ctx.has_grad = [grad is not None for grad in grads]
@@ -170,7 +177,8 @@ class ChunkedRows(torch.autograd.Function):
                 out.append(None)
                 continue
             # in place: no second full-size tensor
-            if not (grad_out == 1).all(): grad = grad.mul_(grad_out.to(grad.dtype))
+            if not (grad_out == 1).all():
+                grad = grad.mul_(grad_out.to(grad.dtype))
             out.append(grad.to(dtype))
         return (None, None, *out)
 
@@ -212,7 +220,8 @@ class ChunkedKDCriterion(KDCriterion):
         # position t is scored against token t + 1; -100 marks a position without a next token
         next_tokens = torch.full((B, S), -100, dtype=torch.long, device=device)
         next_tokens[:, :-1] = labels.to(device)[:, 1:]
-        if mask is not None: next_tokens[:, :-1] = next_tokens[:, :-1].masked_fill(~mask[:, 1:], -100)
+        if mask is not None:
+            next_tokens[:, :-1] = next_tokens[:, :-1].masked_fill(~mask[:, 1:], -100)
         # each position's weight in the two means: 1 / (number of counted positions), 0 elsewhere
         hard_weights = (next_tokens != -100).float().reshape(-1)
         soft_weights = torch.ones(B * S, device=device) if mask is None else mask.float().reshape(-1)
@@ -232,7 +241,8 @@ class ChunkedKDCriterion(KDCriterion):
     def _finish(self, total, parts):
         "(total, parts) with the NaN convention: the soft part is not computed at α = 1, the hard one may not be at α = 0."
         skipped_hard = self.alpha == 0 and not self.report_hard and self.temperature != 1
-        return total, self.report(None if skipped_hard else parts["hard"], parts["soft"] if self.needs_teacher else None)
+        return total, self.report(None if skipped_hard else parts["hard"],
+                                  parts["soft"] if self.needs_teacher else None)
 
     def __call__(self, student_logits:Tensor, # (B, S, V) student logits
                  labels:Tensor, # (B, S) token ids (the input ids)
@@ -274,14 +284,16 @@ class ChunkedKDCriterion(KDCriterion):
         def chunk_loss(start, stop, hidden_rows, weight, *bias):
             with torch.set_grad_enabled(not self.closed_form):
                 logits = hidden_rows @ weight.t()
-                if bias: logits = logits + bias[0]
+                if bias:
+                    logits = logits + bias[0]
             loss = self._chunk_loss(plan, start, stop, logits, parts)
             if not self.closed_form: return loss
             value, grad = loss
             grad = grad.to(hidden_rows.dtype)
             # the chain rule through logits = hidden W^T + b
             grads = [grad @ weight, grad.t() @ hidden_rows]
-            if bias: grads.append(grad.sum(0))
+            if bias:
+                grads.append(grad.sum(0))
             return value, grads
         shared = [weight] if bias is None else [weight, bias]
         total = chunked_rows(chunk_loss, hidden.reshape(B * S, H), *shared, chunk=self.chunk)
@@ -290,7 +302,8 @@ class ChunkedKDCriterion(KDCriterion):
 # %% ../nbs/23_chunked_loss.ipynb #f261976a
 def _teacher_rows(teacher:TeacherTargets, logqT:Tensor, T:float)->tuple:
     "(KL(p ‖ q) per row, p̂): the lesson's `kl_rows` on full logits, or the sparse estimate; p̂ the target of the gradient."
-    if teacher.logits is None: return sparse_kl_rows(logqT, teacher, T), sparse_teacher_probs(logqT, teacher, T)
+    if teacher.logits is None:
+        return sparse_kl_rows(logqT, teacher, T), sparse_teacher_probs(logqT, teacher, T)
     logp = log_softmax_t(teacher.logits.to(logqT.device), T)
     p = logp.exp()
     return kl_rows(logp, logqT, p), p
@@ -302,7 +315,8 @@ def _rows_autograd(criterion:ChunkedKDCriterion, logits, rows:dict, parts:dict):
     total = logits.sum() * 0
     hard = (nll_rows(logq1, rows["next_tokens"]) * rows["hard_weights"]).sum()   # always reported
     parts["hard"] += hard.item()
-    if criterion.alpha > 0: total = total + criterion.alpha * hard
+    if criterion.alpha > 0:
+        total = total + criterion.alpha * hard
     if criterion.alpha < 1:
         T = criterion.temperature
         logqT = logq1 if T == 1 else torch.log_softmax(logits / T, -1)
@@ -422,9 +436,12 @@ def head_inputs(model:nn.Module, # a causal LM (possibly wrapped in DDP) with `g
     core = model.module if hasattr(model, "module") else model
     head = core.get_output_embeddings()
     grab = {}
-    def hook(mod, inp, out): grab["h"] = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+    def hook(mod, inp, out):
+        grab["h"] = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
     handle = core.base_model.register_forward_hook(hook)
-    try: forward_windows(model, input_ids, logits_to_keep=torch.empty(0, dtype=torch.long, device=input_ids.device))
-    finally: handle.remove()
+    try:
+        forward_windows(model, input_ids, logits_to_keep=torch.empty(0, dtype=torch.long, device=input_ids.device))
+    finally:
+        handle.remove()
     return grab["h"], head.weight, getattr(head, "bias", None)
 

@@ -32,7 +32,8 @@ def data_size(size:str|int|None # "tiny", "small", "full", a number of reviews, 
               )->int|None:
     "The number of reviews of a data size (tiny/small/full = 1,000/10,000/100,000; full means all available)."
     if size is None or (isinstance(size, int) and not isinstance(size, bool)):
-        if size is not None and size < 1: raise ValueError(f"The number of reviews must be at least 1, got {size}")
+        if size is not None and size < 1:
+            raise ValueError(f"The number of reviews must be at least 1, got {size}")
         return size
     if size not in DATA_SIZES:
         raise ValueError(f"Unknown data size {size!r}: use one of {list(DATA_SIZES)} or a number of reviews.")
@@ -50,13 +51,15 @@ def _read_jsonl(path:Path)->list[str]:
     with _open_text(path) as f:
         for i, line in enumerate(f):
             if not line.strip(): continue
-            try: out.append(json.loads(line)["text"])
+            try:
+                out.append(json.loads(line)["text"])
             except (json.JSONDecodeError, KeyError, TypeError) as e:
                 raise ValueError(f"{path}, line {i+1}: expected a JSON object with a 'text' field ({e}).") from e
     return out
 
 def _read_txt(path:Path)->list[str]:
-    with _open_text(path) as f: return [l.strip() for l in f if l.strip()]
+    with _open_text(path) as f:
+        return [l.strip() for l in f if l.strip()]
 
 ACL_DIR = re.compile(r"(^|/)aclImdb/(train|test)/(pos|neg|unsup)/[^/]+\.txt$")
 
@@ -64,7 +67,8 @@ def _read_tar(path:Path)->list[str]:
     out = []
     with tarfile.open(path, "r:*") as tar:
         for m in tqdm(tar, desc=f"reading {path.name}", unit=" files", mininterval=1, disable=in_test()):
-            if m.isfile() and ACL_DIR.search(m.name): out.append((m.name, tar.extractfile(m).read().decode("utf-8")))
+            if m.isfile() and ACL_DIR.search(m.name):
+                out.append((m.name, tar.extractfile(m).read().decode("utf-8")))
     return [t for _, t in sorted(out)]
 
 def _read_acl_folder(path:Path)->list[str]:
@@ -78,7 +82,8 @@ def _read_movie_reviews()->list[str]:
         return [r["text"] for r in csv.DictReader(fh) if r["source"] == "imdb"]
 
 def _read_hub(name:str)->list[str]:
-    try: import datasets
+    try:
+        import datasets
     except ImportError as e:
         raise ImportError(f"Reading {name!r} needs Hugging Face datasets: pip install datasets. Offline, use "
                           f"source='{MOVIE_REVIEWS}' or a local file.") from e
@@ -86,12 +91,15 @@ def _read_hub(name:str)->list[str]:
         import huggingface_hub.constants as hc
         saved = datasets.config.HF_HUB_OFFLINE, hc.HF_HUB_OFFLINE
         datasets.config.HF_HUB_OFFLINE = hc.HF_HUB_OFFLINE = True
-        try: ds = datasets.load_dataset(name)
+        try:
+            ds = datasets.load_dataset(name)
         except Exception as e:
             raise OSError(f"The Hugging Face hub is unreachable and {name!r} is not cached. Use "
                           f"source='{MOVIE_REVIEWS}' (offline, 25,000 reviews) or a local copy: {SOURCES}.") from e
-        finally: datasets.config.HF_HUB_OFFLINE, hc.HF_HUB_OFFLINE = saved
-    else: ds = datasets.load_dataset(name)
+        finally:
+            datasets.config.HF_HUB_OFFLINE, hc.HF_HUB_OFFLINE = saved
+    else:
+        ds = datasets.load_dataset(name)
     return [t for split in ("train", "test", "unsupervised") if split in ds for t in ds[split]["text"]]
 
 # %% ../nbs/11_data.ipynb #7ea99fd3
@@ -121,9 +129,12 @@ def read_reviews(source:str|Path|None=None, # a hub name, "movie-reviews", a fil
                 )->list[str]:
     "Up to `n` raw reviews from `source`, in a shuffled order fixed by `seed`."
     n = data_size(n)
-    if source is None: source = default_source()
-    if isinstance(source, str) and source in (HUB_IMDB, "imdb"): texts = _read_hub(HUB_IMDB)
-    elif isinstance(source, str) and source == MOVIE_REVIEWS: texts = _read_movie_reviews()
+    if source is None:
+        source = default_source()
+    if isinstance(source, str) and source in (HUB_IMDB, "imdb"):
+        texts = _read_hub(HUB_IMDB)
+    elif isinstance(source, str) and source == MOVIE_REVIEWS:
+        texts = _read_movie_reviews()
     else:
         path = Path(source).expanduser()
         if not path.exists():
@@ -143,8 +154,10 @@ def clean_review(text:str, # a raw review
                  lowercase:bool=False # also lowercase it
                 )->str:
     "`text` without HTML tags, entities and line breaks, with whitespace collapsed (and lowercased if asked)."
-    if "<" in text: text = _TAG.sub(" ", text)          # (the checks skip work most reviews do not need)
-    if "&" in text: text = html.unescape(text)
+    if "<" in text:
+        text = _TAG.sub(" ", text)          # (the checks skip work most reviews do not need)
+    if "&" in text:
+        text = html.unescape(text)
     text = " ".join(text.split())                        # str.split() splits on exactly what regex \s+ matches
     return text.lower() if lowercase else text
 
@@ -171,25 +184,31 @@ def fast_bpe(tokenizer # a Hugging Face tokenizer
     return enc
 
 def _build_fast_bpe(tokenizer):
-    try: import tiktoken
-    except ImportError: return None
+    try:
+        import tiktoken
+    except ImportError:
+        return None
     bt = getattr(tokenizer, "backend_tokenizer", None)
     if bt is None: return None
     spec = json.loads(bt.to_str())
     model, pre = spec.get("model") or {}, spec.get("pre_tokenizer") or {}
     if model.get("type") != "BPE" or spec.get("normalizer") or model.get("byte_fallback") or model.get("ignore_merges"):
         return None
-    if (pre.get("type"), pre.get("add_prefix_space"), pre.get("use_regex")) != ("ByteLevel", False, True): return None
+    if (pre.get("type"), pre.get("add_prefix_space"), pre.get("use_regex")) != ("ByteLevel", False, True):
+        return None
     vocab, merges = model["vocab"], [m.split(" ") if isinstance(m, str) else m for m in model["merges"]]
     byte_of = {c: b for b, c in bytes_to_unicode().items()}   # GPT-2's printable stand-in for each byte, inverted
     # GPT-2's construction, which tiktoken reproduces: ids 0-255 are the 256 bytes, then merge i makes token 256 + i
     if sorted(vocab.get(c, -1) for c in byte_of) != list(range(256)): return None
     if any(vocab.get(a + b) != 256 + i for i, (a, b) in enumerate(merges)): return None
     added = {t["content"] for t in spec.get("added_tokens", [])}
-    try: ranks = {bytes(byte_of[c] for c in t): i for t, i in vocab.items() if t not in added}
-    except KeyError: return None
+    try:
+        ranks = {bytes(byte_of[c] for c in t): i for t, i in vocab.items() if t not in added}
+    except KeyError:
+        return None
     if sorted(ranks.values()) != list(range(len(ranks))): return None
-    return tiktoken.Encoding(f"distill_edu-{len(ranks)}", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    return tiktoken.Encoding(f"distill_edu-{len(ranks)}", pat_str=GPT2_PATTERN,
+                             mergeable_ranks=ranks, special_tokens={})
 
 def _encode(tokenizer, texts:list[str], fast=None)->list[list[int]]:
     "Token ids of `texts` without special tokens: tiktoken's encoder `fast` if given, else straight from the Rust tokenizer."
@@ -221,7 +240,8 @@ def token_stream(reviews:list[str], # review texts (e.g. from read_reviews)
                  use_tiktoken:bool=True # tiktoken for GPT-2-built tokenizers (fast_bpe: same ids, faster); False: always 🤗
                 )->np.ndarray:
     "All `reviews` tokenized and joined by the end-of-text token into one uint16 (or int32) array, cached on disk."
-    if isinstance(reviews, str): raise TypeError("reviews must be a list of texts, not a single string")
+    if isinstance(reviews, str):
+        raise TypeError("reviews must be a list of texts, not a single string")
     reviews = list(reviews)
     if not reviews: raise ValueError("No reviews to tokenize (the corpus is empty).")
     sep = document_separator(tokenizer)
@@ -229,10 +249,13 @@ def token_stream(reviews:list[str], # review texts (e.g. from read_reviews)
     path = cache_dir("streams")/f"{stream_key(reviews, tokenizer, clean=clean, lowercase=lowercase, sep=sep)}.npy" if cache else None
     if path is not None and path.exists(): return np.load(path)
     fast, parts = fast_bpe(tokenizer) if use_tiktoken else None, []
-    for i in tqdm(range(0, len(reviews), batch_size), desc="tokenizing", unit=" batches", disable=not progress or in_test()):
+    for i in tqdm(range(0, len(reviews), batch_size), desc="tokenizing", unit=" batches",
+                  disable=not progress or in_test()):
         batch = reviews[i:i+batch_size]
-        if clean: batch = [clean_review(t, lowercase) for t in batch]
-        elif lowercase: batch = [t.lower() for t in batch]
+        if clean:
+            batch = [clean_review(t, lowercase) for t in batch]
+        elif lowercase:
+            batch = [t.lower() for t in batch]
         ids = _encode(tokenizer, batch, fast)
         # each review, then the separator
         flat = itertools.chain.from_iterable(itertools.chain(x, (sep,)) for x in ids)
@@ -270,7 +293,8 @@ class TokenWindows(Dataset):
         self.n = (len(self.tokens) - max_length) // stride + 1
     def __len__(self): return self.n
     def __getitem__(self, i:int)->torch.Tensor:
-        if i < 0: i += self.n
+        if i < 0:
+            i += self.n
         if not 0 <= i < self.n: raise IndexError(f"window {i} out of range ({self.n} windows)")
         w = self.tokens[i*self.stride : i*self.stride + self.max_length]
         return w if w.dtype == torch.int64 else w.long()
@@ -284,10 +308,12 @@ def split_reviews(reviews:list[str], # the reviews to split
                   seed:int=0 # which reviews are held out
                  )->tuple[list[str], list[str]]:
     "(train, valid) lists of reviews, identical texts kept on one side."
-    if not 0 < valid_frac < 1: raise ValueError(f"valid_frac must be between 0 and 1, got {valid_frac}")
+    if not 0 < valid_frac < 1:
+        raise ValueError(f"valid_frac must be between 0 and 1, got {valid_frac}")
     if len(reviews) < 2: raise ValueError(f"Need at least 2 reviews to split, got {len(reviews)}")
     groups = {}
-    for i, t in enumerate(reviews): groups.setdefault(t, []).append(i)
+    for i, t in enumerate(reviews):
+        groups.setdefault(t, []).append(i)
     keys = list(groups)
     random.Random(seed).shuffle(keys)
     target, valid = max(1, round(valid_frac * len(reviews))), set()
@@ -313,7 +339,8 @@ def prepare_windows(tokenizer, # the teacher's tokenizer
     "(train, valid) `TokenWindows` from reviews split by review."
     reviews = read_reviews(source, n, seed)
     train, valid = split_reviews(reviews, valid_frac, seed)
-    tw = TokenWindows(token_stream(train, tokenizer, lowercase=lowercase, progress=progress), context_size, stride, None)
+    tw = TokenWindows(token_stream(train, tokenizer, lowercase=lowercase, progress=progress),
+                      context_size, stride, None)
     vw = TokenWindows(token_stream(valid, tokenizer, lowercase=lowercase, progress=progress), context_size,
                       valid_stride or context_size, None)
     return tw, vw

@@ -28,7 +28,8 @@ def evaluate(student:nn.Module, # the student (put in eval mode for the evaluati
              progress:bool=False # show a tqdm bar
             )->dict:
     "Held-out `student_ppl`, `teacher_ppl`, per-token `kl` (teacher ‖ student, T = 1), `top1` agreement and `tokens`."
-    if max_windows is not None: windows = torch.utils.data.Subset(windows, range(min(max_windows, len(windows))))
+    if max_windows is not None:
+        windows = torch.utils.data.Subset(windows, range(min(max_windows, len(windows))))
     device = device or next(student.parameters()).device
     was = student.training
     student.eval()
@@ -79,17 +80,20 @@ def plot_curves(df:pd.DataFrame, # `curves(...)` output (needs run, kind, step, 
         a.plot(g.step, g.loss.rolling(smooth, min_periods=1).mean(), label=name)
     a.set(xlabel="optimizer step", ylabel=f"training loss (rolling mean of {smooth})", title="training loss")
     ev = df[df.kind == "eval"]
-    for name, g in ev.groupby("run", sort=False): b.plot(g.step, g.student_ppl, marker="o", label=name)
+    for name, g in ev.groupby("run", sort=False):
+        b.plot(g.step, g.student_ppl, marker="o", label=name)
     if "teacher_ppl" in ev and ev.teacher_ppl.notna().any():
         b.axhline(ev.teacher_ppl.dropna().iloc[0], ls="--", c="gray", label="teacher")
     b.set(xlabel="optimizer step", ylabel="held-out perplexity", yscale="log", title="held-out student perplexity")
     b.legend(fontsize=8)
-    if title: fig.suptitle(title)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/21_evaluate.ipynb #c15b0a05
-COMPARED = {"student_ppl": "held-out perplexity", "kl": "KL(teacher ‖ student), nats/token", "top1": "top-1 agreement with the teacher"}
+COMPARED = {"student_ppl": "held-out perplexity", "kl": "KL(teacher ‖ student), nats/token",
+            "top1": "top-1 agreement with the teacher"}
 
 def comparison(distilled:dict, # held-out metrics of the distilled student (what evaluate returns)
                hard:dict # held-out metrics of the hard-label student
@@ -102,10 +106,12 @@ def comparison(distilled:dict, # held-out metrics of the distilled student (what
 class MemoSource:
     "A teacher source that computes each batch of windows once and then serves it from memory (for small held-out sets)."
     def __init__(self, source # a teacher source: source(input_ids, window_index) -> TeacherTargets
-                ): self.source, self.seen = source, {}
+                ):
+        self.source, self.seen = source, {}
     def __call__(self, input_ids, window_index):
         key = tuple(torch.as_tensor(window_index).tolist())
-        if key not in self.seen: self.seen[key] = self.source(input_ids, window_index)
+        if key not in self.seen:
+            self.seen[key] = self.source(input_ids, window_index)
         return self.seen[key]
 
 def plot_comparison(df:pd.DataFrame, # what curves({...}) returns for the runs, with the hard column in the training rows
@@ -117,13 +123,15 @@ def plot_comparison(df:pd.DataFrame, # what curves({...}) returns for the runs, 
     for name, g in tr.groupby("run", sort=False):
         axs[0].plot(g.step, g.hard.rolling(smooth, min_periods=1).mean(), label=name)
     for ax, col in zip(axs[1:], ("student_ppl", "kl")):
-        for name, g in ev.groupby("run", sort=False): ax.plot(g.step, g[col], marker="o", label=name)
+        for name, g in ev.groupby("run", sort=False):
+            ax.plot(g.step, g[col], marker="o", label=name)
     axs[1].axhline(ev.teacher_ppl.dropna().iloc[0], ls="--", c="gray", label="teacher")
     for ax, yl, t in zip(axs, (f"cross-entropy (rolling mean of {smooth})", "perplexity", "nats per token"),
                          ("training loss on the labels", "held-out perplexity", "held-out KL(teacher ‖ student)")):
         ax.set(xlabel="optimizer step", ylabel=yl, title=t)
         ax.legend(fontsize=8)
     axs[1].set_yscale("log")
-    if title: fig.suptitle(title)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -45,7 +45,8 @@ def spread(values:pd.DataFrame # per-seed values (rows) of one or more compariso
         v = values[column].dropna()
         rows[column] = {"mean": v.mean(), "sd": v.std(), "min": v.min(), "max": v.max(), "seeds": len(v),
                         "finding": is_finding(v)}
-    return pd.DataFrame(rows).T.astype({"mean": float, "sd": float, "min": float, "max": float, "seeds": int, "finding": bool})
+    return pd.DataFrame(rows).T.astype({"mean": float, "sd": float, "min": float, "max": float,
+                                        "seeds": int, "finding": bool})
 
 def mean_sd(values, # the per-seed values of one quantity
             fmt:str="{:.1f}" # how to write each number, e.g. "{:+.1%}" for changes

@@ -26,7 +26,8 @@ def mixed_target(teacher_logits, # (..., vocab) teacher logits
 # %% ../nbs/05_alpha.ipynb #b87a99fd
 def _optimal_logits(zt, y, a, T, soft_loss, max_steps=100):
     "The minimising logits for 0 ≤ α < 1 (damped Newton on `balanced_loss`, float64)."
-    if a == 0: return zt.clone()                                # z = zᵗ: both soft losses are 0 there
+    if a == 0:
+        return zt.clone()                                # z = zᵗ: both soft losses are 0 there
     V = len(zt)
     f = lambda z: balanced_loss(F.cross_entropy(z[None], torch.tensor([y])), z[None], zt[None], soft_loss, a, T)
     shift = torch.full((V, V), 1 / V, dtype=torch.float64) if soft_loss == "kld" else 0  # kld ignores z + c: fix c
@@ -35,10 +36,12 @@ def _optimal_logits(zt, y, a, T, soft_loss, max_steps=100):
     z = zt.clone()
     for _ in range(max_steps):
         g = torch.func.grad(f)(z)
-        if g.abs().max() <= 1e-10: break                        # float64 rounding floor of g is ~1e-13
+        if g.abs().max() <= 1e-10:
+            break                        # float64 rounding floor of g is ~1e-13
         d = -torch.linalg.solve(torch.func.hessian(f)(z) + shift, g)
         t, f0 = 1.0, f(z)
-        while f(z + t * d) > f0 + 1e-4 * t * (g @ d) and t > 1e-6: t /= 2   # backtracking line search
+        while f(z + t * d) > f0 + 1e-4 * t * (g @ d) and t > 1e-6:
+            t /= 2   # backtracking line search
         z = z + t * d
     return z
 
@@ -75,7 +78,8 @@ def alpha_explorer(teacher_logits, # (vocab,) teacher logits for one position
     zt, zs = as_fp32(teacher_logits).flatten(), as_fp32(student_logits).flatten()
     if zs.shape != zt.shape:
         raise ValueError(f"teacher and student logits must have the same length, got {len(zt)} and {len(zs)}")
-    if not 0 <= int(label) < len(zt): raise ValueError(f"label must be a token index in [0, {len(zt)}), got {label!r}")
+    if not 0 <= int(label) < len(zt):
+        raise ValueError(f"label must be a token index in [0, {len(zt)}), got {label!r}")
     tokens = [f"#{i}" for i in range(len(zt))] if tokens is None else [str(t) for t in tokens]
     if len(tokens) != len(zt):
         raise ValueError(f"need one token per logit, got {len(tokens)} tokens and {len(zt)} logits")
@@ -85,7 +89,8 @@ def alpha_explorer(teacher_logits, # (vocab,) teacher logits for one position
     if not lo <= check_temperature(temperature) <= hi:
         raise ValueError(f"temperature {temperature!r} is outside t_range {t_range}")
     order = zt.argsort(descending=True)[:top_k].tolist()
-    if label not in order: order[-1] = label
+    if label not in order:
+        order[-1] = label
     labels = [tokens[i] for i in order]
     hard = F.cross_entropy(zs[None], torch.tensor([int(label)]))  # the student at T = 1 against the label
     q1, p1 = softmax_t(zs, 1.0), softmax_t(zt, 1.0)
@@ -100,7 +105,9 @@ def alpha_explorer(teacher_logits, # (vocab,) teacher logits for one position
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.6, 3), gridspec_kw=dict(width_ratios=[1, 1.6]))
         ax1.bar([0, 1, 2], [vals["weighted_hard"], vals["weighted_soft"], vals["total"]],
                 color=["tab:green", "tab:blue", "tab:gray"])
-        ax1.set_xticks([0, 1, 2], [f"α·hard\n({vals['hard']:.2f})", f"(1−α)·{soft_loss}\n({vals['soft']:.2f})", "total"], fontsize=8)
+        ax1.set_xticks([0, 1, 2],
+                       [f"α·hard\n({vals['hard']:.2f})", f"(1−α)·{soft_loss}\n({vals['soft']:.2f})", "total"],
+                       fontsize=8)
         ax1.set_title(f"α={alpha:.2f}, T={temperature:.2f}: total {vals['total']:.3f}", fontsize=9)
         title = "best student for this loss (free logits)" if best is not None else f"{soft_loss}: no single optimum drawn"
         prob_bars(ax2, labels, vals["optimum"] if best is not None else torch.zeros(len(labels)), title, "tab:purple")

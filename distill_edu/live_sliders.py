@@ -71,5 +71,6 @@ def write_live_sliders_json(path="live_sliders.json", # where to write (the page
                             **kwargs)->Path:
     "Write `live_sliders_data(**kwargs)` as JSON to `path` (rewriting it only if the content changed)."
     path, text = Path(path), json.dumps(live_sliders_data(**kwargs), indent=1) + "\n"
-    if not path.exists() or path.read_text(encoding="utf-8") != text: path.write_text(text, encoding="utf-8")
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
     return path

@@ -59,7 +59,8 @@ def masked_mean(x, # per-position values, e.g. (batch, seq)
 def _reduce(per_pos, mask, reduction):
     "Sum `per_pos` over the counted positions and divide by their number (`token`) or the batch size (`batchmean`)."
     if reduction == "token": return masked_mean(per_pos, mask)
-    if mask is not None: per_pos = torch.where(mask, per_pos, _zero(per_pos))
+    if mask is not None:
+        per_pos = torch.where(mask, per_pos, _zero(per_pos))
     if reduction == "batchmean": return per_pos.sum() / per_pos.shape[0]
     raise ValueError(f"reduction must be 'token' or 'batchmean', got {reduction!r}")
 
@@ -142,9 +143,12 @@ def check_fraction(value, # the value to check
                    meaning:str # what 0 and 1 mean, said in the message
                   )->float:
     "`value` as a float, or a `ValueError` naming `name` unless it is a number in [0, 1]."
-    try: v = float(value)
-    except (TypeError, ValueError): raise ValueError(f"{name} must be a number in [0, 1], got {value!r}") from None
-    if not 0 <= v <= 1: raise ValueError(f"{name} must be a number in [0, 1] ({meaning}), got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}") from None
+    if not 0 <= v <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1] ({meaning}), got {value!r}")
     return v
 
 # %% ../nbs/03_losses.ipynb #9672a4f2
@@ -163,8 +167,10 @@ def jsd_loss(student_logits, # (batch, seq, vocab) student logits
     T, b = check_temperature(temperature), check_beta(beta)
     s, t, mask = check_logits(student_logits, teacher_logits, mask)
     logq, logp = log_softmax_t(_blank(s, mask), T), log_softmax_t(_blank(t, mask), T)
-    if b == 0: per_pos = _kl_rows(logp, logq)
-    elif b == 1: per_pos = _kl_rows(logq, logp)
+    if b == 0:
+        per_pos = _kl_rows(logp, logq)
+    elif b == 1:
+        per_pos = _kl_rows(logq, logp)
     else:
         logm = _logaddexp(logp + math.log(b), logq + math.log(1 - b))
         per_pos = b * _kl_rows(logp, logm) + (1 - b) * _kl_rows(logq, logm)
@@ -192,7 +198,8 @@ def soft_loss(name:str, # one of SOFT_LOSSES: "kld", "mse", "reverse_kld", "jsd"
     check_temperature(temperature)
     if name == "kld": return kld_loss(student_logits, teacher_logits, temperature, mask)
     if name == "mse": return mse_logit_loss(student_logits, teacher_logits, mask)
-    if name == "reverse_kld": return reverse_kld_loss(student_logits, teacher_logits, temperature, mask)
+    if name == "reverse_kld":
+        return reverse_kld_loss(student_logits, teacher_logits, temperature, mask)
     return jsd_loss(student_logits, teacher_logits, temperature, mask, beta)
 
 _soft_loss = soft_loss  # balanced_loss has a parameter called soft_loss

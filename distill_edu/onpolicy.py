@@ -117,7 +117,8 @@ class OnPolicySource:
             raise ValueError(f"windows of {input_ids.shape[1]} tokens are shorter than prompt_tokens={P}")
         model = self.student if kind == "student" else self.live.teacher
         dev = next(model.parameters()).device
-        ids = sample_continuations(model, input_ids[:, :P].to(dev), self.max_new_tokens, self.temperature, self.top_k, s)
+        ids = sample_continuations(model, input_ids[:, :P].to(dev), self.max_new_tokens,
+                                   self.temperature, self.top_k, s)
         ids = ids.to(input_ids.device)
         t = self.live(ids)    # the teacher scores prefix + continuation in one forward
         t.extra.update(input_ids=ids, mask=continuation_mask(len(ids), P, ids.shape[1], ids.device), data=kind)
@@ -166,7 +167,8 @@ class OnPolicyCriterion:
         if "input_ids" not in ex:
             total, parts = self.inner.loss_from_model(model, input_ids, targets, mask)
             return total, {**parts, "data": "real"}
-        total, parts = self.generated_loss(forward_windows(model, ex["input_ids"]).logits, ex["input_ids"], targets.logits, ex["mask"])
+        total, parts = self.generated_loss(forward_windows(model, ex["input_ids"]).logits, ex["input_ids"],
+                                           targets.logits, ex["mask"])
         return total, {**parts, "data": ex["data"]}
 
 # %% ../nbs/32_on_policy.ipynb #f3fd78b7
@@ -184,7 +186,8 @@ def distinct_n(ids:Tensor, # (B, N) token ids, one continuation per row
               )->Tensor:
     "(B,) distinct-n of each row: distinct n-grams / n-grams (1: no n-gram repeats; low: the text loops)."
     grams = ids.unfold(1, n, 1)
-    return torch.tensor([len({tuple(g) for g in row.tolist()}) / max(1, len(row)) for row in grams], dtype=torch.float64)
+    return torch.tensor([len({tuple(g) for g in row.tolist()}) / max(1, len(row)) for row in grams],
+                        dtype=torch.float64)
 
 @torch.no_grad()
 def continuation_scores(teacher:nn.Module, # the teacher
@@ -216,7 +219,8 @@ def rollout_metrics(student:nn.Module, # the student: it continues each prefix
     P, rows = prefixes.shape[1], []
     dev = next(student.parameters()).device
     for i in range(0, len(prefixes), batch_size):
-        ids = sample_continuations(student, prefixes[i:i + batch_size].to(dev), max_new_tokens, temperature, top_k, seed + i)
+        ids = sample_continuations(student, prefixes[i:i + batch_size].to(dev), max_new_tokens,
+                                   temperature, top_k, seed + i)
         rows.append({**continuation_scores(teacher, student, ids, P), "distinct2": distinct_n(ids[:, P:].cpu())})
     cat = {k: torch.cat([r[k] for r in rows]) for k in rows[0]}
     return {"teacher_nll": cat["teacher_nll"].mean().item(), "kl": cat["kl"].mean().item(),

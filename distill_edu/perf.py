@@ -21,11 +21,14 @@ def release_freed_memory(threshold:int=1 << 20 # blocks at least this large are 
         ok = bool(libc.mallopt(-3, int(threshold)))  # M_MMAP_THRESHOLD
         libc.malloc_trim(0)                          # and give back what the heap holds now
         return ok
-    except (OSError, AttributeError): return False
+    except (OSError, AttributeError):
+        return False
 
 def _status(field):
-    try: text = Path("/proc/self/status").read_text()
-    except OSError: return None
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
     m = re.search(rf"{field}:\s+(\d+) kB", text)
     return int(m[1]) * 1024 if m else None
 
@@ -39,12 +42,14 @@ class PeakMemory:
         try:
             Path("/proc/self/clear_refs").write_text("5")
             self.ok = True   # reset VmHWM to the current RSS
-        except OSError: self.ok = False
+        except OSError:
+            self.ok = False
         self.start, self.peak = rss(), None
         return self
     def __exit__(self, *exc):
         hwm = _status("VmHWM")
-        if self.ok and hwm is not None and self.start is not None: self.peak = max(0, hwm - self.start)
+        if self.ok and hwm is not None and self.start is not None:
+            self.peak = max(0, hwm - self.start)
         return False
 
 # %% ../nbs/24_performance.ipynb #1fbc94b2
@@ -54,7 +59,8 @@ def median_time(fn, # the work to time, called with no arguments
                )->tuple[float, list]:
     "(median seconds, all timings) of `repeat` calls of `fn` after `warmup` calls."
     if repeat < 1: raise ValueError(f"repeat must be >= 1, got {repeat}")
-    for _ in range(warmup): fn()
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -65,8 +71,10 @@ def median_time(fn, # the work to time, called with no arguments
 def machine()->str:
     "A one-line description of where a benchmark ran: CPU model, cores and threads, torch version, date."
     cpu = platform.processor() or platform.machine()
-    try: cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())[1].strip()
-    except (OSError, TypeError): pass
+    try:
+        cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())[1].strip()
+    except (OSError, TypeError):
+        pass
     return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
             f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M %Z')}")
 
@@ -99,20 +107,26 @@ class Phases:
     def __init__(self): self.secs, self.cpu = {}, {}
 
     @contextlib.contextmanager
-    def __call__(self, name:str # the phase; time spent in it again is added
+    def __call__(self, name:str, # the phase; time spent in it again is added
+                 excluding:str|None=None # a phase timed inside this one, whose time is not counted twice
                 ):
         t0, c0 = time.perf_counter(), time.process_time()
-        try: yield
+        nested_wall, nested_cpu = self.secs.get(excluding, 0.0), self.cpu.get(excluding, 0.0)
+        try:
+            yield
         finally:
-            self.secs[name] = self.secs.get(name, 0.0) + time.perf_counter() - t0
-            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c0
+            wall = time.perf_counter() - t0 - (self.secs.get(excluding, 0.0) - nested_wall)
+            cpu = time.process_time() - c0 - (self.cpu.get(excluding, 0.0) - nested_cpu)
+            self.secs[name] = self.secs.get(name, 0.0) + wall
+            self.cpu[name] = self.cpu.get(name, 0.0) + cpu
 
     def table(self)->pd.DataFrame:
         "One row per phase, in the order the phases first ran: wall seconds, share of the total, CPU seconds; and a total row."
-        s, c = pd.Series(self.secs), pd.Series(self.cpu).reindex(list(self.secs)).fillna(0.0)
-        t = pd.DataFrame({"seconds": s, "share %": 100 * s / s.sum(), "cpu seconds": c})
-        t.loc["total"] = [s.sum(), 100.0, c.sum()]
-        return t.round(1)
+        wall = pd.Series(self.secs)
+        cpu = pd.Series(self.cpu).reindex(list(self.secs)).fillna(0.0)
+        table = pd.DataFrame({"seconds": wall, "share %": 100 * wall / wall.sum(), "cpu seconds": cpu})
+        table.loc["total"] = [wall.sum(), 100.0, cpu.sum()]
+        return table.round(1)
 
     def report(self, path:str|Path, # where the table is written as CSV
                more:str="" # printed after the table

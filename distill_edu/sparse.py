@@ -27,12 +27,15 @@ def _check_sizes(k, samples, vocab=None):
         raise ValueError(f"k (the number of top tokens kept) must be an int >= 0, got {k!r}")
     if not isinstance(samples, int) or samples < 0:
         raise ValueError(f"samples (tail tokens sampled) must be an int >= 0, got {samples!r}")
-    if k + samples == 0: raise ValueError("k and samples are both 0: keep some tokens (e.g. k=16, samples=92)")
-    if vocab is not None and k > vocab: raise ValueError(f"k={k} exceeds the vocabulary size {vocab}")
+    if k + samples == 0:
+        raise ValueError("k and samples are both 0: keep some tokens (e.g. k=16, samples=92)")
+    if vocab is not None and k > vocab:
+        raise ValueError(f"k={k} exceeds the vocabulary size {vocab}")
 
 def _temperatures(temperatures)->tuple:
     ts = (temperatures,) if isinstance(temperatures, (int, float)) else tuple(temperatures)
-    if not ts: raise ValueError("temperatures is empty: cache at least one, e.g. temperatures=(2.0,)")
+    if not ts:
+        raise ValueError("temperatures is empty: cache at least one, e.g. temperatures=(2.0,)")
     ts = tuple(check_temperature(t) for t in ts)
     if len(set(ts)) != len(ts): raise ValueError(f"temperatures has duplicates: {ts}")
     return ts
@@ -84,7 +87,8 @@ def _sparsify_rows(z:Tensor, # (R, V) float32 logits of a few rows
     out["head_idx"].copy_(head_i)
     out["head_p"].copy_((d.gather(-1, head_i) - log_s1[:, None]).exp())
     for T in sorted(ts, key=lambda T: T != 1):       # T = 1 first: it reuses e = exp(d)
-        if T != 1: torch.mul(d, 1 / T, out=e).exp_()  # e = exp(d / T): the unnormalised p_T
+        if T != 1:
+            torch.mul(d, 1 / T, out=e).exp_()  # e = exp(d / T): the unnormalised p_T
         log_s = e.sum(-1).log()
         # Σ p log p = Σ (e/s)(d/T - log s) = (Σ e·d) / (T s) - log s
         out[T]["negentropy"].copy_(torch.mul(e, d, out=w).sum(-1) / (T * log_s.exp()) - log_s)
@@ -107,23 +111,28 @@ def sparsify_logits(logits:Tensor, # (..., V) full teacher logits
     lead, dev = logits.shape[:-1], logits.device
     z = logits.detach().reshape(-1, V)
     N = z.shape[0]
-    if offsets is None: offsets = torch.rand(N)
+    if offsets is None:
+        offsets = torch.rand(N)
     offsets = offsets.reshape(-1).to(dev)
-    out = {"head_p": torch.empty(N, k, dtype=torch.half, device=dev), "head_idx": torch.empty(N, k, dtype=torch.long, device=dev)}
-    for T in ts: out[T] = {"log_c": torch.empty(N, device=dev), "negentropy": torch.empty(N, device=dev),
-                           "tail_idx": torch.zeros(N, samples, dtype=torch.long, device=dev)}
+    out = {"head_p": torch.empty(N, k, dtype=torch.half, device=dev),
+           "head_idx": torch.empty(N, k, dtype=torch.long, device=dev)}
+    for T in ts:
+        out[T] = {"log_c": torch.empty(N, device=dev), "negentropy": torch.empty(N, device=dev),
+                  "tail_idx": torch.zeros(N, samples, dtype=torch.long, device=dev)}
     chunk = min(N, chunk or (max(1, 2**20 // V) if dev.type == "cpu" else N))
     bufs = torch.empty(3, chunk, V, device=dev)
     threads = torch.get_num_threads()
     # small chunks on one thread: with several, every op ends in a thread barrier, ruinous when the cores are busy
-    if dev.type == "cpu": torch.set_num_threads(1)
+    if dev.type == "cpu":
+        torch.set_num_threads(1)
     try:
         for a in range(0, N, chunk):
             b = min(N, a + chunk)
             _sparsify_rows(z[a:b].float(), k, samples, ts, offsets[a:b], {
                 "head_p": out["head_p"][a:b], "head_idx": out["head_idx"][a:b],
                 **{T: {n: x[a:b] for n, x in out[T].items()} for T in ts}}, *bufs[:, :b - a])
-    finally: torch.set_num_threads(threads)
+    finally:
+        torch.set_num_threads(threads)
     return {"head_p": out["head_p"].reshape(*lead, k), "head_idx": out["head_idx"].reshape(*lead, k),
             **{T: {"log_c": o["log_c"].reshape(lead), "negentropy": o["negentropy"].reshape(lead),
                    "tail_idx": o["tail_idx"].reshape(*lead, samples)} for T, o in ((T, out[T]) for T in ts)}}
@@ -137,7 +146,8 @@ def sparse_targets(sp:dict # the output of sparsify_logits (or a batch read from
     v = sp["head_p"].float().log()   # fp16 probabilities: 0.05 % relative precision (fp16 log-probs: up to 0.4 %)
     extra = {"temperatures": tuple(T for T in sp if not isinstance(T, str))}
     for T in extra["temperatures"]:
-        for name, x in sp[T].items(): extra[_key(name, T)] = x
+        for name, x in sp[T].items():
+            extra[_key(name, T)] = x
     return TeacherTargets(topk_logits=v, topk_indices=sp["head_idx"], logsumexp=torch.zeros(v.shape[:-1]), extra=extra)
 
 # %% ../nbs/15_sparse_targets.ipynb #d2beb70c

@@ -48,8 +48,10 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
     eval_seconds = [0.0]
     def evaluator(student):
         started = time.perf_counter()
-        try: return evaluate(student, valid_windows, valid_source)
-        finally: eval_seconds[0] += time.perf_counter() - started
+        try:
+            return evaluate(student, valid_windows, valid_source)
+        finally:
+            eval_seconds[0] += time.perf_counter() - started
     grid = [(a, s, t) for a in config.alphas for s in config.soft_losses for t in sweep_temperatures(config)]
     rows, done = [], {}
     for alpha, soft, temperature in grid:
@@ -58,18 +60,21 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
         # runs whose soft loss has weight 0 are one and the same run: trained once
         key = name if getattr(criterion, "needs_teacher", True) else "hard-only"
         if key in done:
-            if log: log(f"{name}: same run as {done[key][0]} (the soft loss has weight 0), recorded again")
+            if log:
+                log(f"{name}: same run as {done[key][0]} (the soft loss has weight 0), recorded again")
             rows += [{**r, "run": name, "soft_loss": soft, "temperature": temperature, "shared": done[key][0]}
                      for r in done[key][1]]
             continue
-        if log: log(f"--- {name}")
+        if log:
+            log(f"--- {name}")
         started, eval_seconds[0] = time.perf_counter(), 0.0
         run_out = None if config.out is None else Path(config.out)/run_folder(name)
         # every run starts fresh: a sweep never resumes
         result = distill(new_student(), teacher_source, train_windows, criterion, config, tokenizer=tokenizer,
                          evaluator=evaluator, log=log, out=run_out, resume=None)
         timing = {"seconds": time.perf_counter() - started, "eval_seconds": eval_seconds[0]}
-        run_rows = _run_rows(result, {"run": name, "alpha": alpha, "soft_loss": soft, "temperature": temperature}, timing)
+        run_rows = _run_rows(result,
+                             {"run": name, "alpha": alpha, "soft_loss": soft, "temperature": temperature}, timing)
         done[key] = (name, run_rows)
         rows += run_rows
         if config.out is not None:
@@ -77,7 +82,8 @@ def sweep(new_student, # `new_student()` -> a fresh student; must seed itself so
     table = pd.DataFrame(rows)
     if config.out is not None:
         _write_sweep(table, config.out)
-        if log: log(f"sweep table: {Path(config.out)/'sweep.csv'}\nsweep plot: {Path(config.out)/'sweep.png'}")
+        if log:
+            log(f"sweep table: {Path(config.out)/'sweep.csv'}\nsweep plot: {Path(config.out)/'sweep.png'}")
     return table
 
 def _run_rows(result, run:dict, timing:dict)->list:
@@ -119,7 +125,8 @@ def plot_sweep(df:pd.DataFrame # `sweep(...)` output
                     ls=":" if g.shared.iloc[0] else "-")
         ax.set(xlabel="optimizer step", ylabel=c, yscale="log", title={"student_ppl": "held-out student perplexity",
                "kl": "held-out KL(teacher ‖ student), T = 1"}[c])
-    if "teacher_ppl" in df: axs[0][0].axhline(df.teacher_ppl.iloc[0], ls="--", c="gray", label="teacher")
+    if "teacher_ppl" in df:
+        axs[0][0].axhline(df.teacher_ppl.iloc[0], ls="--", c="gray", label="teacher")
     axs[0][0].legend(fontsize=7)
     fig.tight_layout()
     return fig

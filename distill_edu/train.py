@@ -60,7 +60,8 @@ class EpochBatches(Sampler):
     def __iter__(self):
         # all of it if not drop_last
         mine = self.order()[: self.n_batches * self.bs * self.world][self.rank :: self.world]
-        for batch in range(self.n_batches): yield mine[batch * self.bs : (batch + 1) * self.bs].tolist()
+        for batch in range(self.n_batches):
+            yield mine[batch * self.bs : (batch + 1) * self.bs].tolist()
 
 def make_loader(windows, # a Dataset of (S,) LongTensor windows, e.g. TokenWindows
                 batch_size:int, epoch:int=0, seed:int=0, shuffle:bool=True, rank:int=0, world_size:int=1,
@@ -101,13 +102,15 @@ def train_step(batch:tuple, # (window_index, input_ids), as make_loader yields t
         not_last = i < len(parts_of_batch) - 1
         syncing = model.no_sync() if not_last and hasattr(model, "no_sync") else contextlib.nullcontext()
         with syncing:
-            with precision: loss, parts = criterion.loss_from_model(model, part_ids, targets)
+            with precision:
+                loss, parts = criterion.loss_from_model(model, part_ids, targets)
             # each part's loss is a mean over its positions: divided by the number of parts, the gradients add up to the batch's
             (loss / len(parts_of_batch)).backward()
         records.append({"loss": loss.item(), **parts})
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip else float("inf"))
     optimizer.step()
-    if scheduler is not None: scheduler.step()
+    if scheduler is not None:
+        scheduler.step()
     return {**_mean_record(records), "lr": optimizer.param_groups[0]["lr"], "grad_norm": grad_norm.item()}
 
 def _mean_record(records:list)->dict:
@@ -192,7 +195,8 @@ def configure(config=None, # a config, e.g. a TrainConfig (None: a new one of `k
     config = kind() if config is None else config
     names = {f.name for f in fields(config)}
     unknown = sorted(set(settings) - names)
-    if unknown: raise TypeError(f"{unknown} not settings of {type(config).__name__}: use one of {sorted(names)}")
+    if unknown:
+        raise TypeError(f"{unknown} not settings of {type(config).__name__}: use one of {sorted(names)}")
     return replace(config, **settings)
 
 # %% ../nbs/20_train.ipynb #993cde8c
@@ -209,7 +213,8 @@ def _dist()->tuple[int, int]:
 def init_distributed(backend:str|None=None # "gloo" (CPU) or "nccl" (GPUs); None: accelerate's choice for the device
                     )->tuple[int, int]:
     "Join the process group the launcher (`torchrun`, `accelerate launch`) describes, if any; returns (rank, world_size)."
-    if backend is not None: _processes(backend=backend)
+    if backend is not None:
+        _processes(backend=backend)
     return _dist()
 
 def make_optimizer(model:nn.Module, lr:float=3e-4, betas=(0.9, 0.95), weight_decay:float=0.1)->torch.optim.AdamW:
@@ -264,8 +269,9 @@ def _resume(path, student, optimizer, scheduler, run:dict, device, say)->RunStat
     "The `RunState` of the checkpoint at `path`, with the student, optimizer, scheduler and RNG restored."
     saved = load_checkpoint(path, student, optimizer, map_location=device, restore_rng=True)
     bad = {k: (saved["run"].get(k), run[k]) for k in _ORDER_KEYS if saved["run"].get(k) != run[k]}
-    if bad: raise ValueError(f"{path} was written by a run with different data settings, so resuming would not "
-                             f"continue it: " + ", ".join(f"{k} was {was}, now {now}" for k, (was, now) in bad.items()))
+    if bad:
+        raise ValueError(f"{path} was written by a run with different data settings, so resuming would not "
+                         f"continue it: " + ", ".join(f"{k} was {was}, now {now}" for k, (was, now) in bad.items()))
     if saved["run"]["criterion"] != run["criterion"]:
         say(f"note: the checkpoint was trained with {saved['run']['criterion']}, continuing with {run['criterion']}")
     scheduler.load_state_dict(saved["scheduler"])
@@ -288,7 +294,8 @@ def _save(path, loop)->Path|None:
 def _place(student, device, world:int):
     "(the device, the model to train: the student, or the student wrapped in DDP)."
     device = pick_device(device)
-    if world > 1 and device.type == "cuda": device = _processes().device   # this process's own GPU
+    if world > 1 and device.type == "cuda":
+        device = _processes().device   # this process's own GPU
     student.to(device)
     if world == 1: return device, student
     from torch.nn.parallel import DistributedDataParallel as DDP
@@ -334,14 +341,16 @@ class Samples(Hook):
     "The student's responses to the fixed prompts, before training and after each epoch (rank 0; none without a tokenizer)."
     def __init__(self, tokenizer): self.tokenizer = tokenizer
     def before_fit(self, loop:Loop):
-        if loop.config.resume is None: self.sample(loop, "before")
+        if loop.config.resume is None:
+            self.sample(loop, "before")
     def after_epoch(self, loop:Loop): self.sample(loop, f"epoch {loop.epoch + 1}")
 
     def sample(self, loop:Loop, label:str):
         "Record (and print) the responses, labelled `label`."
         if self.tokenizer is None or loop.rank != 0: return
         config = loop.config
-        if label == "before": loop.say("Before training:")
+        if label == "before":
+            loop.say("Before training:")
         responses = sample_responses(loop.student, self.tokenizer, config.prompts, config.sample_tokens, config.seed)
         for prompt, response in zip(config.prompts, responses):
             loop.state.samples.append({"epoch": label, "step": loop.state.step, "prompt": prompt, "response": response})
@@ -352,7 +361,8 @@ class Evaluations(Hook):
     def __init__(self, evaluator): self.evaluator = evaluator
     def after_step(self, loop:Loop):
         every = loop.config.eval_every
-        if every and loop.state.step % every == 0: self.evaluate(loop)
+        if every and loop.state.step % every == 0:
+            self.evaluate(loop)
     def after_epoch(self, loop:Loop): self.evaluate(loop)
 
     def evaluate(self, loop:Loop):
@@ -361,7 +371,8 @@ class Evaluations(Hook):
         if self.evaluator is None or loop.rank != 0: return
         if state.evals and state.evals[-1]["step"] == state.step: return
         was_training = student.training
-        with _own_rng(loop.config.seed): metrics = self.evaluator(student.eval())
+        with _own_rng(loop.config.seed):
+            metrics = self.evaluator(student.eval())
         student.train(was_training)
         state.evals.append({"epoch": state.epoch + state.batch / loop.n_batches, "step": state.step, **metrics})
         shown = ", ".join(f"{name} {value:.4g}" for name, value in metrics.items() if isinstance(value, float))
@@ -372,14 +383,17 @@ class Checkpoints(Hook):
     def __init__(self): self.path = self.written = None
     def before_fit(self, loop:Loop):
         out = loop.config.out
-        if out is not None and loop.rank == 0: self.path = Path(out)/"checkpoint.pt"
+        if out is not None and loop.rank == 0:
+            self.path = Path(out)/"checkpoint.pt"
     def after_step(self, loop:Loop):
         every, state = loop.config.checkpoint_every, loop.state
         # the last batch of an epoch and the last step of the run are saved by after_epoch
-        if every and state.step % every == 0 and state.batch < loop.n_batches and not loop.finished: self.save(loop)
+        if every and state.step % every == 0 and state.batch < loop.n_batches and not loop.finished:
+            self.save(loop)
     def after_epoch(self, loop:Loop): self.save(loop)
     def after_fit(self, loop:Loop):
-        if self.written is not None: loop.say(f"checkpoint: {self.written}")
+        if self.written is not None:
+            loop.say(f"checkpoint: {self.written}")
 
     def save(self, loop:Loop):
         "Write the checkpoint (every process takes part under DDP)."
@@ -412,14 +426,17 @@ def distill(student:nn.Module, # the student to train (e.g. `make_student(tokeni
     run = {"batch_size": config.batch_size, "seed": config.seed, "shuffle": config.shuffle, "world_size": world,
            "n_windows": len(train_windows), "criterion": repr(criterion)}
     n_batches = len(EpochBatches(len(train_windows), config.batch_size, 0, config.seed, config.shuffle, rank, world))
-    if config.resume is None: state = RunState()
-    else: state = _resume(config.resume, student, optimizer, scheduler, run, device, say)
+    if config.resume is None:
+        state = RunState()
+    else:
+        state = _resume(config.resume, student, optimizer, scheduler, run, device, say)
     loop = Loop(config, state, student, optimizer, scheduler, run, n_batches, rank, say)
     checkpoints = Checkpoints()
     hooks = [LogEpochs(), Samples(tokenizer), Evaluations(evaluator), checkpoints, *hooks]
 
     def call(point:str):
-        for hook in hooks: getattr(hook, point)(loop)
+        for hook in hooks:
+            getattr(hook, point)(loop)
 
     def on_step(record:dict)->bool:
         "Count and record the step, run the hooks; True stops the epoch."
@@ -435,12 +452,14 @@ def distill(student:nn.Module, # the student to train (e.g. `make_student(tokeni
         loop.epoch = epoch
         loader = make_loader(train_windows, config.batch_size, epoch, config.seed, config.shuffle, rank, world)
         # state.batch > 0 only in the epoch a resume continues: its first batches are skipped
-        if state.batch: loader = skip_first_batches(loader, state.batch)
+        if state.batch:
+            loader = skip_first_batches(loader, state.batch)
         train_epoch(loader, teacher_source, model, criterion, optimizer, scheduler, config.clip, device, on_step,
                     progress=config.progress and rank == 0, desc=f"epoch {epoch + 1}/{config.epochs}",
                     micro_batches=config.micro_batches, bf16=config.bf16)
         # an epoch that ran to its end: the next run (or resume) starts the next one
-        if state.batch >= n_batches: state.epoch, state.batch = epoch + 1, 0
+        if state.batch >= n_batches:
+            state.epoch, state.batch = epoch + 1, 0
         call("after_epoch")
     call("after_fit")
     history, evals, samples = (pd.DataFrame(records) for records in (state.history, state.evals, state.samples))

@@ -1,6 +1,7 @@
 "The `distill-edu` command: bad options fail fast with a clear message; train/evaluate/generate/sweep run end to end on a tiny teacher."
 import json, subprocess, sys, pytest
-from distill_edu.cli import main, RUN_MODES
+from distill_edu.cli import main
+from distill_edu.config import RUN_MODES
 from conftest import tiny_cli_workspace
 
 @pytest.mark.parametrize("argv, message", [
