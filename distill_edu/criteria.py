@@ -162,7 +162,7 @@ class ChunkedRows(torch.autograd.Function):
                 if i == 0:
                     grads[0][start:stop] = 0 if grad is None else grad   # the rows: this chunk's slice
                 elif grad is not None:
-                    grads[i] += grad                          # a shared tensor: summed over chunks
+                    grads[i] += grad   # a shared tensor: summed over chunks
             total += loss.detach().float()
         ctx.save_for_backward(*[grad if grad is not None else torch.empty(0) for grad in grads])
         ctx.has_grad = [grad is not None for grad in grads]

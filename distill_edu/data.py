@@ -155,7 +155,7 @@ def clean_review(text:str, # a raw review
                 )->str:
     "`text` without HTML tags, entities and line breaks, with whitespace collapsed (and lowercased if asked)."
     if "<" in text:
-        text = _TAG.sub(" ", text)          # (the checks skip work most reviews do not need)
+        text = _TAG.sub(" ", text)   # (the checks skip work most reviews do not need)
     if "&" in text:
         text = html.unescape(text)
     text = " ".join(text.split())                        # str.split() splits on exactly what regex \s+ matches

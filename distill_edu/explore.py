@@ -27,7 +27,7 @@ def mixed_target(teacher_logits, # (..., vocab) teacher logits
 def _optimal_logits(zt, y, a, T, soft_loss, max_steps=100):
     "The minimising logits for 0 ≤ α < 1 (damped Newton on `balanced_loss`, float64)."
     if a == 0:
-        return zt.clone()                                # z = zᵗ: both soft losses are 0 there
+        return zt.clone()   # z = zᵗ: both soft losses are 0 there
     V = len(zt)
     f = lambda z: balanced_loss(F.cross_entropy(z[None], torch.tensor([y])), z[None], zt[None], soft_loss, a, T)
     shift = torch.full((V, V), 1 / V, dtype=torch.float64) if soft_loss == "kld" else 0  # kld ignores z + c: fix c
@@ -37,7 +37,7 @@ def _optimal_logits(zt, y, a, T, soft_loss, max_steps=100):
     for _ in range(max_steps):
         g = torch.func.grad(f)(z)
         if g.abs().max() <= 1e-10:
-            break                        # float64 rounding floor of g is ~1e-13
+            break   # float64 rounding floor of g is ~1e-13
         d = -torch.linalg.solve(torch.func.hessian(f)(z) + shift, g)
         t, f0 = 1.0, f(z)
         while f(z + t * d) > f0 + 1e-4 * t * (g @ d) and t > 1e-6:

@@ -66,7 +66,7 @@ def load_tokenizer(name:str="gpt2" # "gpt2", "smollm2-135m", a hub id, or a loca
     elif _is_smollm2(name):
         tok = _smollm2_tokenizer()
     else:
-        tok = _from_pretrained(AutoTokenizer, name)     # defined below: fails fast when the hub is unreachable
+        tok = _from_pretrained(AutoTokenizer, name)   # defined below: fails fast when the hub is unreachable
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok

@@ -44,7 +44,7 @@ def _rebuild(model, config, state_dict, dtype=None):
     "A new, trainable model of `model`'s class built from `config` and holding exactly `state_dict`."
     like = next(model.parameters())
     with no_init_weights():
-        new = type(model)(config)        # no random init: every weight is replaced below
+        new = type(model)(config)   # no random init: every weight is replaced below
     # (skipped under no_init_weights) output layer = embeddings if tied
     new.tie_weights()
     new.to(device=like.device, dtype=dtype or like.dtype)
@@ -53,7 +53,7 @@ def _rebuild(model, config, state_dict, dtype=None):
     if hasattr(model, "loss_type"):
         new.loss_type = model.loss_type
     for p in new.parameters():
-        p.requires_grad_(True)        # a student trains, even when cut from a frozen teacher
+        p.requires_grad_(True)   # a student trains, even when cut from a frozen teacher
     return new.train()
 
 def check_keep(keep, # the indices of the blocks to keep
@@ -92,7 +92,7 @@ def prune_layers(model:PreTrainedModel, # the teacher: a Llama-family or GPT-2 c
     for key, weight in model.state_dict().items():
         m = re.match(rf"{re.escape(prefix)}(\d+)\.(.+)", key)
         if m is None:
-            state[key] = weight                     # embeddings, final norm, head
+            state[key] = weight   # embeddings, final norm, head
         elif int(m[1]) in new_index:
             state[f"{prefix}{new_index[int(m[1])]}.{m[2]}"] = weight
     return _rebuild(model, config, state, dtype)
