@@ -156,6 +156,11 @@ def main():
     df["x CE-only"] = df["tokens_per_s"] / ce["tokens_per_s"]
     if a.old:
         df["x old"] = [df.loc[n, "tokens_per_s"] / df.loc["old " + n, "tokens_per_s"] if "old " + n in df.index else float("nan") for n in df.index]
+        # paired: each round ran a variant and its old twin side by side, so the ratio within a round cancels most of
+        # the machine's drift; its median and range over the rounds say whether a difference is real
+        paired = {n: sorted(o / c for o, c in zip(times["old " + n], times[n])) for n in df.index if "old " + n in df.index}
+        df["x old, paired median"] = [statistics.median(paired[n]) if n in paired else float("nan") for n in df.index]
+        df["paired range"] = [f"{paired[n][0]:.3f}-{paired[n][-1]:.3f}" if n in paired else "" for n in df.index]
     header = dict(machine=machine(), batch=f"{B} x {S}", alpha=alpha, temperature=T, repeat=a.repeat, warmup=a.warmup,
                   teacher="GPT-2 Small shape (124M, random weights), fp32", student="GPT-2 256/4/4, vocab 50,257 (16.1M)",
                   cache_build_s_per_batch={"sparse (k=16, samples=92, T=1,2)": t_sparse, "exact fp16": t_exact},
@@ -167,7 +172,8 @@ def main():
     print(f"# teacher: {header['teacher']}; student: {header['student']}")
     print(f"# one-off cache fill per batch: sparse {t_sparse:.2f} s, exact {t_exact:.2f} s")
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-        cols = ["step_s", "tokens_per_s", "x reference", "x CE-only", "peak_step_MiB"] + (["x old"] if a.old else [])
+        cols = ["step_s", "tokens_per_s", "x reference", "x CE-only", "peak_step_MiB"]
+        cols += ["x old", "x old, paired median", "paired range"] if a.old else []
         print(df[cols].to_string(float_format=lambda v: f"{v:.3g}"))
     if not (a.no_save or a.smoke): print("saved", save_results("step", df.reset_index().to_dict("records"), RESULTS, **header))
     shutil.rmtree(tmp, ignore_errors=True)   # the caches (the exact one is ~200 MB per batch)
